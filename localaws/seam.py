@@ -1,0 +1,69 @@
+"""The one seam between clients and moto: a WSGI app that routes the few actions localaws
+implements to its extensions and passes every other request to moto's server unchanged.
+
+An extension claims a request by looking only at the method, path and headers, so the body
+stream of a request it does not claim reaches moto untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.wrappers import Request, Response
+
+HEALTH_PATH = "/_localaws/health"
+
+# What moto serves for this project unchanged (DESIGN.md, "What moto gives and what localaws adds").
+MOTO_SERVICES = (
+    "s3", "sqs", "dynamodb", "dynamodbstreams", "kinesis", "iam", "sts", "kms",
+    "lambda", "pipes", "firehose", "glue", "athena", "logs", "cloudwatch",
+)  # fmt: skip
+
+RequestHandler = Callable[[Request], Response]
+
+
+class Extension(Protocol):
+    """A localaws service extension: owns its state and its background workers."""
+
+    name: str
+    #: the actions it implements on top of moto, e.g. ``{"lambda": ["Invoke"]}``
+    actions: dict[str, list[str]]
+
+    def route(self, request: Request) -> RequestHandler | None:
+        """The handler for a request this extension implements, or None to leave it to moto."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None:
+        """Stop every worker; return only when none is left running."""
+
+
+class Seam:
+    def __init__(self, extensions: Iterable[Extension]) -> None:
+        self.extensions = list(extensions)
+        self.moto_app = DomainDispatcherApplication(create_backend_app)
+
+    def health(self) -> dict[str, Any]:
+        services: dict[str, dict[str, Any]] = {name: {"provider": "moto"} for name in MOTO_SERVICES}
+        for extension in self.extensions:
+            for service, actions in extension.actions.items():
+                entry = services.setdefault(service, {"provider": "moto"})
+                entry["provider"] = "moto+localaws"
+                entry.setdefault("localaws_actions", []).extend(actions)
+        return {"status": "running", "services": services}
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        # Request(...) is lazy: building it reads no body, so moto still gets the whole stream.
+        request = Request(environ, shallow=True)
+        if request.path == HEALTH_PATH and request.method == "GET":
+            response = Response(json.dumps(self.health()), content_type="application/json")
+            return response(environ, start_response)
+        for extension in self.extensions:
+            handler = extension.route(request)
+            if handler is not None:
+                request = Request(environ)  # the extension reads the body
+                return handler(request)(environ, start_response)
+        return self.moto_app(environ, start_response)

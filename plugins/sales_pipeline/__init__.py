@@ -1,0 +1,1 @@
+"""The sales-stream library: config, resources and the jobs the DAGs run."""
