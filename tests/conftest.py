@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# What `make test` exports, for a bare `pytest` too: Airflow state inside the repo, our dags and plugins.
+for _name, _value in {
+    "AIRFLOW_HOME": str(REPO / ".airflow"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+}.items():
+    os.environ.setdefault(_name, _value)
 
 # Fake credentials for every boto3/botocore client the tests create: a test that forgot its
 # endpoint fails on signature or network instead of touching a real account.

@@ -74,6 +74,7 @@ class PipelineConfig:
     glue_table: str
     crawler_name: str
     classifier_name: str
+    crawler_update_behavior: str
     # Athena and reports
     athena_workgroup: str
     results_prefix: str
@@ -121,6 +122,7 @@ def default_values(env: str) -> dict[str, Any]:
         "glue_table": "sales",
         "crawler_name": f"{base}-crawler",
         "classifier_name": f"{base}-json",
+        "crawler_update_behavior": "UPDATE_IN_DATABASE",
         "athena_workgroup": base,
         "results_prefix": "athena-results/",
         "reports_prefix": "reports/",
@@ -155,6 +157,9 @@ NAME_RULES: dict[str, tuple[re.Pattern[str], int, int, str]] = {
     "classifier_name": (_AWS_NAME, 1, 255, "1-255 of a-z A-Z 0-9 _ . -"),
     "athena_workgroup": (_AWS_NAME, 1, 128, "1-128 of a-z A-Z 0-9 _ . -"),
 }
+
+# Glue SchemaChangePolicy.UpdateBehavior: add new columns to the table, or only log them.
+CRAWLER_UPDATE_BEHAVIORS = ("UPDATE_IN_DATABASE", "LOG")
 
 PREFIX_FIELDS = ("data_prefix", "error_prefix", "results_prefix", "reports_prefix")
 
@@ -207,6 +212,10 @@ def _problems(values: Mapping[str, Any]) -> dict[str, str]:
         value = values[name]
         if not (low <= len(value) <= high and pattern.fullmatch(value)):
             problems[name] = f"must be {rule}, got {value!r}"
+    if values["crawler_update_behavior"] not in CRAWLER_UPDATE_BEHAVIORS:
+        problems["crawler_update_behavior"] = (
+            f"must be one of {', '.join(CRAWLER_UPDATE_BEHAVIORS)}, got {values['crawler_update_behavior']!r}"
+        )
     bucket_problem = _bucket_problem(values["bucket"])
     if bucket_problem:
         problems["bucket"] = f"S3 would refuse {values['bucket']!r}: must be {bucket_problem}"

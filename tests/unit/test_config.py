@@ -165,3 +165,9 @@ def test_variable_must_be_a_json_object() -> None:
 def test_variable_is_read_from_airflow(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_VAR_SALES_PIPELINE_CONFIG", json.dumps({"shard_count": 6}))
     assert load_config(environ={}).shard_count == 6
+
+
+def test_crawler_update_behavior_rule() -> None:
+    assert load(crawler_update_behavior="LOG").crawler_update_behavior == "LOG"
+    problems = problems_of(crawler_update_behavior="DELETE")
+    assert "UPDATE_IN_DATABASE, LOG" in problems["crawler_update_behavior"]
