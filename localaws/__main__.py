@@ -1,4 +1,4 @@
-"""``python -m localaws serve [--host 127.0.0.1] [--port 4566]``: serve until SIGINT or SIGTERM."""
+"""``python -m localaws serve [--host 127.0.0.1] [--port 4566] [--tls-port 4567]``: serve until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
@@ -17,7 +17,32 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the AWS APIs until SIGINT or SIGTERM")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=4566, help="port to listen on, 0 for any free one (default 4566)")
+    serve.add_argument(
+        "--tls-port",
+        type=int,
+        default=None,
+        help="HTTPS port, 0 for any free one (default: --port + 1, i.e. 4567; a free one when --port is 0)",
+    )
+    serve.add_argument("--no-tls", action="store_true", help="serve plain HTTP only")
+    serve.add_argument(
+        "--tls-name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="extra host name or address for the HTTPS certificate, e.g. a compose service name (repeatable)",
+    )
+    serve.add_argument(
+        "--tls-dir", default=None, help="directory for the certificate files (default: a private temporary one)"
+    )
     args = parser.parse_args(argv)
+
+    tls_port: int | None
+    if args.no_tls:
+        tls_port = None
+    elif args.tls_port is not None:
+        tls_port = args.tls_port
+    else:
+        tls_port = args.port + 1 if args.port else 0
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stop_requested = threading.Event()
@@ -28,8 +53,11 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    with LocalAWS(host=args.host, port=args.port) as aws:
+    aws = LocalAWS(host=args.host, port=args.port, tls_port=tls_port, tls_names=args.tls_name, tls_dir=args.tls_dir)
+    with aws:
         print(f"localaws ready at {aws.endpoint_url} (health: {aws.endpoint_url}/_localaws/health)", flush=True)
+        if tls_port is not None:
+            print(f"localaws TLS at {aws.tls_endpoint_url} (CA bundle: {aws.ca_bundle})", flush=True)
         stop_requested.wait()
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -23,6 +24,20 @@ MOTO_SERVICES = (
 )  # fmt: skip
 
 RequestHandler = Callable[[Request], Response]
+
+# The WSGI environ of the request being served, for code that moto calls back into while it handles
+# the request (werkzeug serves each connection on its own thread, so each thread sees its own value).
+_current_environ: ContextVar[dict[str, Any] | None] = ContextVar("localaws_current_environ", default=None)
+
+
+def current_environ() -> dict[str, Any] | None:
+    """The WSGI environ of the request this thread is serving, or None outside a localaws request."""
+    return _current_environ.get()
+
+
+def came_over_tls(environ: dict[str, Any]) -> bool:
+    """Whether the request arrived on the TLS listener (what IAM calls aws:SecureTransport)."""
+    return environ.get("wsgi.url_scheme") == "https"
 
 
 class Extension(Protocol):
@@ -56,6 +71,13 @@ class Seam:
         return {"status": "running", "services": services}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        token = _current_environ.set(environ)
+        try:
+            return self._dispatch(environ, start_response)
+        finally:
+            _current_environ.reset(token)
+
+    def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         # Request(...) is lazy: building it reads no body, so moto still gets the whole stream.
         request = Request(environ, shallow=True)
         if request.path == HEALTH_PATH and request.method == "GET":

@@ -7,23 +7,23 @@ Each step is a real call through the AWS APIs; the steps grow as the DAGs land.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
 import sys
 import time
 import urllib.request
-import zipfile
-from pathlib import Path
 from typing import Any
 
 import boto3
-from sales_pipeline.config import load_config
 
 from localaws import LocalAWS
+from sales_pipeline.config import load_config
+from sales_pipeline.dag_runner import DagRunner
+from sales_pipeline.pipeline import format_table
+from sales_pipeline.pipeline_steps import STEP_IDS
 
-REPO = Path(__file__).resolve().parents[1]
-LAMBDA_SOURCE = REPO / "include" / "lambda" / "sales_transform.py"
+# Task logs go to Airflow's log files; the demo prints what each run returned.
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
 
 def banner(text: str) -> None:
@@ -31,15 +31,15 @@ def banner(text: str) -> None:
 
 
 def point_airflow_at(aws: LocalAWS, region: str) -> None:
-    """aws_default for every DAG run in this process; fake credentials, so no real account is touched."""
+    """aws_default for every DAG run in this process: localaws's HTTPS endpoint, verified with its CA,
+    and fake credentials, so no real account can be touched."""
+    extra = {"endpoint_url": aws.tls_endpoint_url, "region_name": region, "verify": aws.ca_bundle}
     os.environ.update(
         {
             "AWS_ACCESS_KEY_ID": "localaws",
             "AWS_SECRET_ACCESS_KEY": "localaws",
             "AWS_DEFAULT_REGION": region,
-            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
-                {"conn_type": "aws", "extra": {"endpoint_url": aws.endpoint_url, "region_name": region}}
-            ),
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps({"conn_type": "aws", "extra": extra}),
         }
     )
 
@@ -90,40 +90,55 @@ def sample_firehose_event(region: str) -> dict[str, Any]:
     }
 
 
-def run_transform_lambda(aws: LocalAWS, region: str) -> None:
-    banner("Firehose transformation Lambda, deployed to localaws and invoked through the Lambda API")
-    iam = boto3.client("iam", endpoint_url=aws.endpoint_url, region_name=region)
-    lambda_client = boto3.client("lambda", endpoint_url=aws.endpoint_url, region_name=region)
-    statement = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    trust = {"Version": "2012-10-17", "Statement": [statement]}
-    role = iam.create_role(RoleName="demo-transform", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as archive:
-        archive.write(LAMBDA_SOURCE, "sales_transform.py")
-    lambda_client.create_function(
-        FunctionName="demo-transform", Runtime="python3.12", Role=role, Handler="sales_transform.handler",
-        Code={"ZipFile": package.getvalue()},
-    )  # fmt: skip
-    reply = lambda_client.invoke(FunctionName="demo-transform", Payload=json.dumps(sample_firehose_event(region)))
+def provision_and_verify(runner: DagRunner) -> None:
+    banner("sales_stream_provision: every resource of the pipeline, on localaws")
+    started = time.monotonic()
+    provision = runner.run("sales_stream_provision")
+    changes = [c for step in STEP_IDS for c in provision.returns.get(f"ensure_{step}", [])]
+    print(format_table(changes))
+    print(f"run {provision.state} in {time.monotonic() - started:.1f} s: {provision.returns.get('report')}")
+    if provision.state != "success":
+        raise SystemExit(f"provisioning failed: {provision.task_states}")
+
+    banner("sales_stream_provision again: idempotent")
+    again = runner.run("sales_stream_provision")
+    print(f"run {again.state}: {again.returns.get('report')}")
+
+    banner("sales_stream_verify: health, drift, and the transform Lambda's output")
+    verify = runner.run("sales_stream_verify")
+    problems = [p for task, found in verify.returns.items() if task.startswith("check") for p in found]
+    print(f"run {verify.state}; problems: {problems or 'none'}")
+    if verify.state != "success":
+        raise SystemExit("verify failed")
+
+
+def show_transform(aws: LocalAWS, region: str) -> None:
+    banner("the deployed transform Lambda, invoked through the Lambda API with an INSERT, a MODIFY and a REMOVE")
+    config = load_config()
+    lambda_client = boto3.client("lambda", endpoint_url=aws.tls_endpoint_url, region_name=region,
+                                 verify=aws.ca_bundle)  # fmt: skip
+    event = sample_firehose_event(region)
+    reply = lambda_client.invoke(FunctionName=config.transform_function_name, Payload=json.dumps(event))
     result = json.loads(reply["Payload"].read())
     if reply.get("FunctionError"):
         raise SystemExit(f"the transform Lambda failed: {result}")
     for record in result["records"]:
-        line = base64.b64decode(record["data"]).decode() if record["result"] == "Ok" else "-"
-        print(f"{record['recordId']:8} {record['result']:16} {line}", end="" if line.endswith("\n") else "\n")
+        line = base64.b64decode(record["data"]).decode() if record["result"] == "Ok" else "-\n"
+        print(f"{record['recordId']:8} {record['result']:4} {line}", end="")
 
 
 def main() -> int:
     config = load_config()
     with LocalAWS(port=int(os.environ.get("LOCALAWS_PORT", "0"))) as aws:
-        banner(f"localaws serving on {aws.endpoint_url} (env {config.env}, region {config.region})")
+        banner(f"localaws serving on {aws.endpoint_url} and {aws.tls_endpoint_url} (env {config.env}, {config.region})")
         with urllib.request.urlopen(f"{aws.endpoint_url}/_localaws/health") as reply:
             health = json.load(reply)
         for service, about in health["services"].items():
             extra = f" ({', '.join(about['localaws_actions'])})" if "localaws_actions" in about else ""
             print(f"  {service:16} {about['provider']}{extra}")
         point_airflow_at(aws, config.region)
-        run_transform_lambda(aws, config.region)
+        provision_and_verify(DagRunner())
+        show_transform(aws, config.region)
     banner("demo finished: localaws stopped")
     return 0
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
+import botocore.client
 import pytest
 
 from localaws import LocalAWS
+from sales_pipeline.dag_runner import DagRunResult
 
 REGION = "us-east-1"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -22,12 +27,14 @@ def localaws() -> Iterator[LocalAWS]:
             "conn_type": "aws",
             "login": "testing",
             "password": "testing",
-            "extra": {"endpoint_url": aws.endpoint_url, "region_name": REGION},
+            # HTTPS, verified against localaws's own CA: the TLS-only bucket policy admits it, as on AWS.
+            "extra": {"endpoint_url": aws.tls_endpoint_url, "region_name": REGION, "verify": aws.ca_bundle},
         }
-        saved = {key: os.environ.get(key) for key in ("AIRFLOW_CONN_AWS_DEFAULT", "AWS_ENDPOINT_URL")}
+        saved = {key: os.environ.get(key) for key in ("AIRFLOW_CONN_AWS_DEFAULT", "AWS_ENDPOINT_URL", "AWS_CA_BUNDLE")}
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(connection)
         # Any client a test builds without an endpoint still lands here, never on real AWS.
-        os.environ["AWS_ENDPOINT_URL"] = aws.endpoint_url
+        os.environ["AWS_ENDPOINT_URL"] = aws.tls_endpoint_url
+        os.environ["AWS_CA_BUNDLE"] = aws.ca_bundle
         try:
             yield aws
         finally:
@@ -43,6 +50,42 @@ def aws_client(localaws: LocalAWS) -> Callable[[str], Any]:
     """boto3 clients for asserting what a user would see in the APIs."""
 
     def make(service: str) -> Any:
-        return boto3.client(service, endpoint_url=localaws.endpoint_url, region_name=REGION)  # type: ignore[call-overload]
+        return boto3.client(  # type: ignore[call-overload]
+            service, endpoint_url=localaws.tls_endpoint_url, region_name=REGION, verify=localaws.ca_bundle
+        )
 
     return make
+
+
+READ_ONLY_PREFIXES = ("Describe", "Get", "List", "Head", "Query", "Scan", "BatchGet")
+
+
+def mutating(calls: list[str]) -> list[str]:
+    return [call for call in calls if not call.startswith(READ_ONLY_PREFIXES)]
+
+
+@pytest.fixture(scope="session")
+def dag_runner() -> Any:
+    from sales_pipeline.dag_runner import DagRunner
+
+    return DagRunner()
+
+
+@pytest.fixture
+def run_dag(localaws: LocalAWS, dag_runner: Any) -> Callable[..., DagRunResult]:
+    """Run a DAG with dag.test() against localaws, recording every AWS API call its tasks make."""
+
+    def run(dag_id: str, **conf: Any) -> DagRunResult:
+        calls: list[str] = []
+        original = botocore.client.BaseClient._make_api_call  # type: ignore[attr-defined]
+
+        def record(client: Any, operation: str, params: Any) -> Any:
+            calls.append(operation)
+            return original(client, operation, params)
+
+        with mock.patch.object(botocore.client.BaseClient, "_make_api_call", record):
+            result: DagRunResult = dag_runner.run(dag_id, **conf)
+        result.api_calls = calls
+        return result
+
+    return run

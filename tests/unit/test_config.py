@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 import pytest
+
 from sales_pipeline.config import FIELD_NAMES, ConfigError, PipelineConfig, load_config
 
 DESIGN_FIELDS = {
