@@ -41,11 +41,17 @@ lock: $(UV)
 
 # uv, pinned, in a private venv: nothing is installed into the system Python.
 $(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "sales-stream needs Python 3.11+; $(PYTHON) is $$($(PYTHON) -V 2>&1). Run: make PYTHON=python3.11 ..."; exit 1; }
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install -q uv==$(UV_VERSION)
 
 $(VENV)/.synced: requirements.txt | $(UV)
-	[ -x $(BIN)/python ] || $(UV) venv -q --python $(PYTHON) $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "sales-stream needs Python 3.11+; $(PYTHON) is $$($(PYTHON) -V 2>&1). Run: make PYTHON=python3.11 ..."; exit 1; }
+	@# A venv left by another Python (or a failed run) is rebuilt, not patched.
+	@[ -x $(BIN)/python ] && [ "$$($(BIN)/python -V 2>&1)" = "$$($(PYTHON) -V 2>&1)" ] || \
+		{ rm -rf $(VENV) && $(UV) venv -q --python $(PYTHON) $(VENV); }
 	$(UV) pip sync -q --python $(BIN)/python requirements.txt
 	touch $@
 
@@ -55,4 +61,4 @@ $(AIRFLOW_HOME)/.migrated: $(VENV)/.synced
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(AIRFLOW_HOME) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(AIRFLOW_HOME) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,6 +1,6 @@
 """Throughput and peak memory of the Firehose transform Lambda, against a named baseline.
 
-Run from anywhere: `.venv/bin/python bench/lambda_transform.py`. Prints a table; never
+From the repo root: `.venv/bin/python bench/lambda_transform.py` (or `make bench`). Prints a table; never
 asserts timings (a loaded machine must not fail a build).
 
 Three handlers get the same Firehose events (batches of 1, 500 and 20,000 realistic
