@@ -3,8 +3,14 @@
 
 Every hour (and on demand) checks each resource of the env: it exists, it is healthy (table and stream
 ACTIVE, function Active, pipe RUNNING, delivery stream ACTIVE, last crawl not FAILED) and it matches
-its desired state; any drift is reported field by field (`want ..., have ...`). It then invokes the
+its desired state; any drift is reported field by field (`want ..., have ...`). It invokes the
 transformation Lambda with a synthetic DynamoDB change and checks its output line exactly.
+
+The **canary** writes the order `canary-<run id>`, waits (deferred, up to `canary_timeout_s`) for its line
+under the data prefix, deletes it and records the end-to-end latency (DynamoDB write to S3 object) in
+its log and as the CloudWatch metric `SalesStream/CanaryLatencySeconds` (dimension `Env`). When it does
+not arrive it fails naming the stage where it stopped: not in the stream, not in Kinesis, failed in the
+Lambda (read from the error prefix), or not delivered. Canary orders never reach a report.
 
 The run fails, naming every problem, when anything is wrong; `sales_stream_provision` puts drift right.
 """
@@ -13,8 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 
+from sales_pipeline.canary_operator import EndToEndCanaryOperator
 from sales_pipeline.dag_support import DEFAULT_ARGS, env_param
 from sales_pipeline.pipeline_steps import STEPS
 
@@ -27,7 +34,17 @@ from sales_pipeline.pipeline_steps import STEPS
     default_args=DEFAULT_ARGS,
     tags=["sales-stream", "infrastructure", "monitoring"],
     doc_md=__doc__,
-    params={"env": env_param()},
+    params={
+        "env": env_param(),
+        "canary_timeout_s": Param(
+            None,
+            type=["null", "integer"],
+            minimum=10,
+            maximum=7200,
+            title="canary_timeout_s",
+            description="How long the canary may take to land (10-7200 s). Empty: buffer interval + 300 s.",
+        ),
+    },
 )
 def sales_stream_verify() -> None:
     @task
@@ -69,6 +86,7 @@ def sales_stream_verify() -> None:
     checks = [check.override(task_id=f"check_{step.id}")(settings, step.id) for step in STEPS]
     transform = check_transform_output(settings)
     report([*checks, transform])
+    EndToEndCanaryOperator(task_id="canary", settings=settings)
 
 
 sales_stream_verify()

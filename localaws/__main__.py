@@ -1,4 +1,5 @@
-"""``python -m localaws serve [--host 127.0.0.1] [--port 4566] [--tls-port 4567]``: serve until SIGINT or SIGTERM."""
+"""``python -m localaws serve [--host 127.0.0.1] [--port 4566] [--tls-port 4567] [--redelivery-fraction 0.3]``:
+serve until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
@@ -34,7 +35,20 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--tls-dir", default=None, help="directory for the certificate files (default: a private temporary one)"
     )
+    serve.add_argument(
+        "--redelivery-fraction",
+        type=float,
+        default=None,
+        metavar="F",
+        help="re-deliver this fraction (0..1) of pipe batches and Firehose objects, as AWS's at-least-once "
+        "delivery may (default: $LOCALAWS_REDELIVERY_FRACTION, else 0 = off)",
+    )
+    serve.add_argument(
+        "--redelivery-seed", type=int, default=None, metavar="N", help="seed for repeatable re-deliveries"
+    )
     args = parser.parse_args(argv)
+    if args.redelivery_fraction is not None and not 0.0 <= args.redelivery_fraction <= 1.0:
+        parser.error("--redelivery-fraction must be from 0 to 1")
 
     tls_port: int | None
     if args.no_tls:
@@ -53,7 +67,15 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    aws = LocalAWS(host=args.host, port=args.port, tls_port=tls_port, tls_names=args.tls_name, tls_dir=args.tls_dir)
+    aws = LocalAWS(
+        host=args.host,
+        port=args.port,
+        tls_port=tls_port,
+        tls_names=args.tls_name,
+        tls_dir=args.tls_dir,
+        redelivery_fraction=args.redelivery_fraction,
+        redelivery_seed=args.redelivery_seed,
+    )
     with aws:
         print(f"localaws ready at {aws.endpoint_url} (health: {aws.endpoint_url}/_localaws/health)", flush=True)
         if tls_port is not None:

@@ -26,6 +26,8 @@ This extension implements CreatePipe, UpdatePipe, StartPipe and StopPipe (restJs
 
 DescribePipe, ListPipes, DeletePipe and the tag operations stay moto's: they read the same objects.
 ``Pipes.pipes()`` is the API for the worker that moves data: every pipe with its settled state.
+The worker itself (``pipes_worker.PipesWorker``) runs from start() to stop(); its per-pipe counters
+and checkpoints are served at ``GET /_localaws/pipes`` and ``GET /_localaws/pipes/{Name}``.
 """
 
 from __future__ import annotations
@@ -45,8 +47,11 @@ from moto.pipes.models import EventBridgePipesBackend, Pipe, pipes_backends
 from werkzeug.wrappers import Request, Response
 
 from localaws.awsrequest import account_of, region_of, signed_for
+from localaws.faults import Faults
+from localaws.pipes_worker import PipesWorker
 
 _PIPE_PATH = re.compile(r"^/v1/pipes/(?P<name>[^/]+)(?P<verb>/start|/stop)?/?$")
+_STATUS_PATH = re.compile(r"^/_localaws/pipes(?:/(?P<name>[^/]+))?/?$")
 _NAME = re.compile(r"^[\.\-_A-Za-z0-9]{1,64}$")
 _ARN = re.compile(
     r"^arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-]+):([a-z]{2,4}((-gov)|(-de)|(-iso([a-z]?)))?-[a-z]+(-\d{1})?)?:(\d{12})?:(.+)$"
@@ -110,7 +115,8 @@ class Pipes:
     name = "pipes"
     actions = {"pipes": ["CreatePipe", "UpdatePipe", "StartPipe", "StopPipe"]}
 
-    def __init__(self) -> None:
+    def __init__(self, faults: Faults | None = None) -> None:
+        self.worker = PipesWorker(self.pipes, settled_state, faults or Faults())
         model = botocore.session.get_session().get_service_model("pipes")
         # Fields only the Create shapes have (StartingPosition, TopicName...): an update keeps them.
         self._immutable: dict[str, set[str]] = {}
@@ -122,12 +128,14 @@ class Pipes:
 
     # -- extension protocol -------------------------------------------------------------------
     def start(self) -> None:
-        pass
+        self.worker.start()
 
     def stop(self) -> None:
-        pass
+        self.worker.stop()
 
     def route(self, request: Request) -> Callable[[Request], Response] | None:
+        if request.method == "GET" and _STATUS_PATH.match(request.path):
+            return self.status
         match = _PIPE_PATH.match(request.path)
         if match is None or not signed_for(request, "pipes"):
             return None
@@ -162,6 +170,19 @@ class Pipes:
             return Response(json.dumps(_summary(pipe)), status=200, content_type="application/json")
 
         return handle
+
+    def status(self, request: Request) -> Response:
+        """``GET /_localaws/pipes[/{Name}]``: what the data plane did per pipe (``?region=`` narrows it)."""
+        match = _STATUS_PATH.match(request.path)
+        assert match is not None
+        region = request.args.get("region")
+        runners = [r for r in self.worker.runners() if region in (None, r.region)]
+        if match.group("name") is None:
+            return Response(json.dumps({"Pipes": [r.status() for r in runners]}), content_type="application/json")
+        found = [r.status() for r in runners if r.pipe.name == match.group("name")]
+        if not found:
+            return _not_found(match.group("name")).response()
+        return Response(json.dumps(found[0]), content_type="application/json")
 
     # -- the API for a data-moving worker -------------------------------------------------------
     def pipes(self) -> list[PipeState]:
@@ -371,6 +392,11 @@ def _enter(pipe: Pipe, state: str) -> None:
     ]
     pipe.status = state
     pipe._tick = 0
+
+
+def settled_state(pipe: Pipe) -> str:
+    """RUNNING or STOPPED once any transition in progress has finished (no moto state is advanced)."""
+    return _settled(pipe, str(pipe._status))
 
 
 def _settled(pipe: Pipe, current: str) -> str:

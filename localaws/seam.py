@@ -7,6 +7,7 @@ stream of a request it does not claim reaches moto untouched.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
@@ -23,7 +24,8 @@ MOTO_SERVICES = (
     "lambda", "pipes", "firehose", "glue", "athena", "logs", "cloudwatch",
 )  # fmt: skip
 
-RequestHandler = Callable[[Request], Response]
+# A handler may return None after reading the request: it declines, and moto answers the same bytes.
+RequestHandler = Callable[[Request], Response | None]
 
 # The WSGI environ of the request being served, for code that moto calls back into while it handles
 # the request (werkzeug serves each connection on its own thread, so each thread sees its own value).
@@ -87,5 +89,13 @@ class Seam:
             handler = extension.route(request)
             if handler is not None:
                 request = Request(environ)  # the extension reads the body
-                return handler(request)(environ, start_response)
+                answer = handler(request)
+                if answer is not None:
+                    return answer(environ, start_response)
+                # Declined after a look at the body (e.g. Firehose PutRecord on a Direct PUT stream):
+                # moto gets the very bytes the client sent.
+                body = request.get_data()
+                environ["wsgi.input"] = io.BytesIO(body)
+                environ["CONTENT_LENGTH"] = str(len(body))
+                break
         return self.moto_app(environ, start_response)

@@ -16,6 +16,8 @@ from werkzeug.serving import ThreadedWSGIServer
 
 from localaws import tls
 from localaws.athena import AthenaWorkgroups
+from localaws.faults import Faults, FaultSwitch
+from localaws.firehose import Firehose
 from localaws.glue_catalog import GlueCatalog
 from localaws.lambda_runtime import LambdaRuntime
 from localaws.pipes import Pipes
@@ -75,9 +77,21 @@ class _Server(ThreadedWSGIServer):
             thread.join(self.CONNECTION_JOIN_SECONDS)
 
 
-def default_extensions() -> list[Extension]:
+def default_extensions(faults: Faults | None = None) -> list[Extension]:
     # S3BucketPolicies first: it must see every S3 request before anything else answers it.
-    return [S3BucketPolicies(), LambdaRuntime(), Pipes(), GlueCatalog(), AthenaWorkgroups()]
+    # The data-plane workers share one fault switch; Firehose runs its processor on LambdaRuntime, which
+    # stop() reaches after Firehose (extensions stop in reverse order).
+    faults = faults or Faults()
+    lambda_runtime = LambdaRuntime()
+    return [
+        S3BucketPolicies(),
+        lambda_runtime,
+        Pipes(faults),
+        Firehose(lambda_runtime, faults),
+        GlueCatalog(),
+        AthenaWorkgroups(),
+        FaultSwitch(faults),
+    ]
 
 
 class LocalAWS:
@@ -89,6 +103,9 @@ class LocalAWS:
     ``tls_names`` adds host names or addresses to the certificate (e.g. a docker-compose service
     name); ``tls_dir`` puts the certificate files in a directory of your choice instead of a private
     temporary one (stop() removes the files either way).
+    ``redelivery_fraction`` (0..1) re-delivers that fraction of pipe batches and Firehose objects, as
+    AWS's at-least-once delivery may (default: ``LOCALAWS_REDELIVERY_FRACTION``, else 0 = off);
+    ``redelivery_seed`` makes the choice repeatable. ``POST /_localaws/faults`` changes both at run time.
 
     >>> with LocalAWS(port=0) as aws:
     ...     boto3.client("s3", endpoint_url=aws.tls_endpoint_url, verify=aws.ca_bundle)
@@ -101,13 +118,16 @@ class LocalAWS:
         tls_port: int | None = 0,
         tls_names: Sequence[str] = (),
         tls_dir: str | os.PathLike[str] | None = None,
+        redelivery_fraction: float | None = None,
+        redelivery_seed: int | None = None,
     ) -> None:
         self.host = host
         self.requested_port = port
         self.requested_tls_port = tls_port
         self.tls_names = [*tls_names, *([] if host in ("0.0.0.0", "::", "") else [host])]
         self.tls_dir = tls_dir
-        self.extensions = default_extensions()
+        self.faults = Faults.from_environment(redelivery_fraction, redelivery_seed)
+        self.extensions = default_extensions(self.faults)
         self.seam = Seam(self.extensions)
         self._server: _Server | None = None
         self._tls_server: _Server | None = None

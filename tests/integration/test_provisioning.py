@@ -30,9 +30,11 @@ RESOURCE_COUNT = 18  # 2 queues, table, stream, 4 roles, 2 log groups, db, class
 
 @pytest.fixture(scope="module", autouse=True)
 def deployment_env() -> Iterator[None]:
-    """This module's Airflow deployment is configured for env 'itest' (as SALES_PIPELINE_ENV would)."""
+    """This module's Airflow deployment is configured for env 'itest' (as SALES_PIPELINE_ENV would), with a
+    1 s Firehose buffer so verify's canary lands quickly."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SALES_PIPELINE_ENV", ENV)
+        patch.setenv("SALES_PIPELINE_BUFFER_INTERVAL_S", "1")
         yield
     from airflow.models.variable import Variable
 
@@ -117,11 +119,12 @@ def test_verify_fails_naming_resource_and_field_after_drift(
         DestinationId=stream["Destinations"][0]["DestinationId"],
         ExtendedS3DestinationUpdate={"BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": 300}},
     )
-    result = run_dag("sales_stream_verify")
+    # the canary cannot land through a 300 s buffer in this test's time: bound it
+    result = run_dag("sales_stream_verify", canary_timeout_s=10)
     assert result.state == "failed"
     assert result.task_states["report"] == "failed"
     assert result.returns["check_delivery_stream"] == [
-        f"Firehose stream {name}: drift in Destination.BufferingHints.IntervalInSeconds: want 60, have 300"
+        f"Firehose stream {name}: drift in Destination.BufferingHints.IntervalInSeconds: want 1, have 300"
     ]
     assert all(not problems for task, problems in result.returns.items() if task != "check_delivery_stream"
                and task.startswith("check_"))  # fmt: skip
