@@ -61,7 +61,7 @@ from moto.utilities.utils import get_partition
 
 from localaws.faults import Faults
 from localaws.lambda_runtime import MAX_SYNC_REQUEST_BYTES, LambdaRuntime
-from localaws.pipes_worker import ProcessWideWorker
+from localaws.pipes_worker import ProcessWideWorker, RunnerThread
 
 log = logging.getLogger("localaws.firehose")
 
@@ -306,7 +306,7 @@ class _Processor:
 # -- one delivery stream ----------------------------------------------------------------------------------
 
 
-class DeliveryStreamRunner:
+class DeliveryStreamRunner(RunnerThread):
     def __init__(
         self,
         stream: DeliveryStream,
@@ -332,23 +332,7 @@ class DeliveryStreamRunner:
         self.counters = _Counters()
         self.problem: str | None = None
         self._warned: set[str] = set()
-        self._end = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"localaws-firehose-{stream.delivery_stream_name}", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def end(self) -> None:
-        self._end.set()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
+        super().__init__(f"localaws-firehose-{stream.delivery_stream_name}")
 
     @property
     def name(self) -> str:

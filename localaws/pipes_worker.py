@@ -319,23 +319,15 @@ COUNTER_NAMES = (
 )
 
 
-class PipeRunner:
-    """Moves one pipe's records while it is RUNNING; keeps its per-shard checkpoints while it is not."""
+class RunnerThread:
+    """One resource's worker thread: ``_run`` loops until ``end()``; ``_end`` doubles as its sleep."""
 
-    def __init__(
-        self, pipe: Any, account: str, region: str, settled: Callable[[Any], str], faults: Callable[[], Faults]
-    ) -> None:
-        self.pipe = pipe
-        self.account, self.region = account, region
-        self._settled = settled
-        self._faults = faults
-        self.checkpoints: dict[str, int] = {}  # shard id -> sequence number of the next record to deliver
-        self._pending: dict[str, list[_Pending]] = {}
-        self.counters = _Counters({name: 0 for name in COUNTER_NAMES})
-        self.problem: str | None = None  # why the pipe is not moving, for the introspection endpoint
+    def __init__(self, thread_name: str) -> None:
         self._end = threading.Event()
-        self._partition_key: tuple[str, Callable[[dict[str, Any]], str]] | None = None
-        self._thread = threading.Thread(target=self._run, name=f"localaws-pipe-{pipe.name}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
 
     def start(self) -> None:
         self._thread.start()
@@ -349,6 +341,24 @@ class PipeRunner:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+
+class PipeRunner(RunnerThread):
+    """Moves one pipe's records while it is RUNNING; keeps its per-shard checkpoints while it is not."""
+
+    def __init__(
+        self, pipe: Any, account: str, region: str, settled: Callable[[Any], str], faults: Callable[[], Faults]
+    ) -> None:
+        self.pipe = pipe
+        self.account, self.region = account, region
+        self._settled = settled
+        self._faults = faults
+        self.checkpoints: dict[str, int] = {}  # shard id -> sequence number of the next record to deliver
+        self._pending: dict[str, list[_Pending]] = {}
+        self.counters = _Counters({name: 0 for name in COUNTER_NAMES})
+        self.problem: str | None = None  # why the pipe is not moving, for the introspection endpoint
+        self._partition_key: tuple[str, Callable[[dict[str, Any]], str]] | None = None
+        super().__init__(f"localaws-pipe-{pipe.name}")
 
     def running(self) -> bool:
         """Whether the pipe is (heading to) RUNNING right now, read from moto's object itself.

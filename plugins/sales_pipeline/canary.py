@@ -27,8 +27,9 @@ METRIC_NAME = "CanaryLatencySeconds"
 SCAN_LIMIT = 20_000
 
 
-def canary_orderid(run_id: str) -> str:
-    return f"{CANARY_PREFIX}{run_id}"
+def canary_orderid(run_id: str, try_number: int = 1) -> str:
+    """Unique per try: a put identical to a leftover item would change nothing, and DynamoDB streams nothing."""
+    return f"{CANARY_PREFIX}{run_id}-try{try_number}"
 
 
 def write_canary(clients: Clients, config: PipelineConfig, orderid: str) -> float:
@@ -69,7 +70,7 @@ def _objects_since(clients: Clients, bucket: str, prefixes: list[str], since_epo
 
 def _read_lines(clients: Clients, bucket: str, key: str) -> list[bytes]:
     body = clients("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    if key.endswith(".gz"):
+    if body[:2] == b"\x1f\x8b":  # gzip by its magic bytes, whatever the key's extension
         body = gzip.decompress(body)
     return body.splitlines()
 
@@ -82,7 +83,8 @@ def find_landed(
     ``seen`` collects the keys already read, so polling reads each object once.
     """
     needle = b'"orderid":' + json.dumps(orderid, ensure_ascii=False).encode()
-    prefixes = day_prefixes(config.data_prefix, since_epoch, time.time())
+    # Firehose files an object under the arrival hour of its OLDEST record, which can be the day before.
+    prefixes = day_prefixes(config.data_prefix, since_epoch - config.buffer_interval_s - 60, time.time())
     for obj in _objects_since(clients, config.bucket, prefixes, since_epoch):
         if seen is not None and obj["Key"] in seen:
             continue
@@ -185,7 +187,8 @@ def _in_kinesis(clients: Clients, stream_name: str, orderid: str, since_epoch: f
 
 def _in_error_output(clients: Clients, config: PipelineConfig, orderid: str, since_epoch: float) -> str | None:
     """The Lambda's verdict on the canary, read from Firehose's processing-failed error records."""
-    prefixes = day_prefixes(f"{config.error_prefix}processing-failed/", since_epoch, time.time())
+    prefixes = day_prefixes(f"{config.error_prefix}processing-failed/", since_epoch - config.buffer_interval_s - 60,
+                            time.time())  # fmt: skip
     needle = json.dumps(orderid).encode()
     for obj in _objects_since(clients, config.bucket, prefixes, since_epoch):
         for line in _read_lines(clients, config.bucket, obj["Key"]):

@@ -93,7 +93,7 @@ class EndToEndCanaryOperator(BaseOperator):
         from sales_pipeline.canary import canary_orderid, write_canary
 
         clients, names = _context(self.settings)
-        orderid = canary_orderid(context["run_id"])
+        orderid = canary_orderid(context["run_id"], getattr(context.get("ti"), "try_number", 1) or 1)
         since = write_canary(clients, names.config, orderid)
         timeout_s = self._timeout_s(context)
         self.log.info("canary %s written to %s; waiting up to %d s for it to land", orderid,

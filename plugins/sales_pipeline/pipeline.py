@@ -46,7 +46,10 @@ def resources(step_id: str, clients: Clients, names: Names) -> list[Resource]:
 
 
 def provision_step(step_id: str, clients: Clients, names: Names, *, dry_run: bool = False) -> list[dict[str, Any]]:
-    return [ensure(resource, dry_run=dry_run).as_dict() for resource in resources(step_id, clients, names)]
+    return [
+        ensure(resource, expected_tags=names.config.tags, dry_run=dry_run).as_dict()
+        for resource in resources(step_id, clients, names)
+    ]
 
 
 def verify_step(step_id: str, clients: Clients, names: Names) -> list[str]:
@@ -74,7 +77,8 @@ def teardown_step(
     changes = []
     for resource in resources(step_id, clients, names):
         verdict = verdicts.get((resource.kind, resource.name), {"exists": False, "ours": False})
-        if not verdict["exists"]:
+        # A retried teardown task finds what its first attempt already deleted: that is done, not an error.
+        if not verdict["exists"] or not resource.exists():
             changes.append(Change(resource.kind, resource.name, ABSENT).as_dict())
         elif not verdict["ours"]:
             detail = "not tagged " + ", ".join(f"{k}={v}" for k, v in names.config.tags.items()) + ": not ours"

@@ -143,9 +143,25 @@ class Resource:
         wait_until(lambda: not self.health(), f"{self.kind} {self.name} to be ready", timeout_s, self.health)
 
 
-def ensure(resource: Resource, *, dry_run: bool = False) -> Change:
-    """Bring one resource to its desired state; ``dry_run`` only reads."""
+class OwnedElsewhere(RuntimeError):
+    """A resource with our name carries another project's or env's tags: never adopt it."""
+
+
+def ensure(resource: Resource, *, expected_tags: dict[str, str] | None = None, dry_run: bool = False) -> Change:
+    """Bring one resource to its desired state; ``dry_run`` only reads.
+
+    An existing resource tagged for another project or env is refused, not re-tagged: re-tagging would
+    hand it to this env's teardown. An untagged one with our name is adopted (and tagged).
+    """
     change = Change(resource.kind, resource.name, UNCHANGED)
+    if resource.exists() and expected_tags:
+        tags = resource.tags()
+        foreign = {k: tags[k] for k, v in expected_tags.items() if k in tags and tags[k] != v}
+        if foreign:
+            raise OwnedElsewhere(
+                f"{resource.kind} {resource.name} is tagged {foreign}, not {expected_tags}: it belongs to "
+                "another project or env; choose other names for this env instead of adopting it"
+            )
     if not resource.exists():
         if dry_run:
             return Change(resource.kind, resource.name, WOULD_CREATE, resource.creation_plan())

@@ -159,6 +159,10 @@ class Crawler(Resource):
             return [f"last crawl FAILED: {last.get('ErrorMessage', 'no message')}"]
         return []
 
+    def wait_ready(self, timeout_s: float = 600) -> None:
+        """A crawler is ready once it exists: a failed earlier crawl is verify's finding, not provisioning's."""
+        wait_until(self.exists, f"crawler {self.name} to exist", timeout_s)
+
     def _read_settings(self) -> Any:
         crawler = self.describe() or {}
         return {**crawler, "Configuration": json.loads(crawler["Configuration"]) if crawler.get("Configuration")

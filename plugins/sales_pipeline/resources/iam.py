@@ -42,11 +42,13 @@ def trust_policy(names: Names, service: str) -> dict[str, Any]:
         "crawler": "glue.amazonaws.com",
     }[service]
     condition: dict[str, Any] = {}
-    if service in ("pipe", "firehose"):
-        # Confused-deputy guard: the service may assume the role only on behalf of our resource.
-        source = names.pipe_arn if service == "pipe" else names.delivery_stream_arn
+    if service == "pipe":
+        # Confused-deputy guard: Pipes may assume the role only on behalf of our pipe.
         condition = {"Condition": {"StringEquals": {"aws:SourceAccount": names.account.account_id},
-                                   "ArnEquals": {"aws:SourceArn": source}}}  # fmt: skip
+                                   "ArnEquals": {"aws:SourceArn": names.pipe_arn}}}  # fmt: skip
+    elif service == "firehose":
+        # Firehose's documented guard: it passes the account as the external id when assuming the role.
+        condition = {"Condition": {"StringEquals": {"sts:ExternalId": names.account.account_id}}}
     return {
         "Version": "2012-10-17",
         "Statement": [

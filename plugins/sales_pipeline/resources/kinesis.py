@@ -59,6 +59,14 @@ class KinesisStream(Resource):
         call(StreamName=self.name, **kwargs)
         self.wait_ready()
 
+    def _reshard(self, want: int) -> None:
+        """UpdateShardCount may at most double or halve the open shards per call: hop there."""
+        current = int((self.summary() or {}).get("OpenShardCount", want))
+        while current != want:
+            step = min(want, current * 2) if want > current else max(want, -(-current // 2))
+            self._updated(self.kinesis.update_shard_count, TargetShardCount=step, ScalingType="UNIFORM_SCALING")
+            current = step
+
     def _write_retention(self, want: int) -> None:
         current = (self.summary() or {}).get("RetentionPeriodHours", 24)
         change = self.kinesis.increase_stream_retention_period if want > current else (
@@ -70,9 +78,7 @@ class KinesisStream(Resource):
             return lambda: (self.summary() or {}).get(field)
 
         return [
-            Section("OpenShardCount", self.names.config.shard_count, read("OpenShardCount"),
-                    lambda want: self._updated(self.kinesis.update_shard_count,
-                                               TargetShardCount=want, ScalingType="UNIFORM_SCALING")),
+            Section("OpenShardCount", self.names.config.shard_count, read("OpenShardCount"), self._reshard),
             Section("EncryptionType", "KMS", read("EncryptionType"),
                     lambda _want: self._updated(self.kinesis.start_stream_encryption,
                                                 EncryptionType="KMS", KeyId=KMS_KEY)),

@@ -11,6 +11,7 @@ from sales_pipeline.resources.names import Names
 PARTITION_KEY = "$.dynamodb.Keys.orderid.S"  # all changes of one order stay in order on one shard
 # Older records go to the DLQ while the 24 h stream retention still lets the DLQ pointer be read.
 MAX_RECORD_AGE_S = 12 * 3600
+UNUSABLE_STATES = {"CREATE_FAILED", "CREATE_ROLLBACK_FAILED", "DELETE_ROLLBACK_FAILED", "UPDATE_ROLLBACK_FAILED"}
 
 
 def source_parameters(names: Names) -> dict[str, Any]:
@@ -96,8 +97,14 @@ class Pipe(Resource):
         self.pipes.update_pipe(Name=self.name, **update)
         self.wait_ready()
 
+    def _usable(self) -> str:
+        """CREATE_FAILED and the *_ROLLBACK_FAILED states cannot be updated out of: the pipe is rebuilt."""
+        state = (self.describe() or {}).get("CurrentState", "")
+        return state if state in UNUSABLE_STATES else "usable"
+
     def sections(self) -> list[Section]:
         return [
+            Section("CurrentState", "usable", self._usable, self._rebuild),
             Section("Source", self.stream_arn, lambda: (self.describe() or {}).get("Source"), self._rebuild),
             Section("Settings", settings(self.names), lambda: self.describe() or {}, self._update),
             Section("Tags", self.names.config.tags, self.tags,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sales_pipeline.aws import Clients
-from sales_pipeline.resources.base import Resource, Section, absent_on, tag_dict, tag_list, wait_until
+from sales_pipeline.resources.base import Resource, Section, absent_on, retry_while, tag_dict, tag_list, wait_until
 from sales_pipeline.resources.names import Names
 
 STREAM_VIEW = "NEW_AND_OLD_IMAGES"  # REMOVE needs the old image; MODIFY analytics need the new one
@@ -77,20 +77,39 @@ class Table(Resource):
             problems.append(f"KeySchema is {table.get('KeySchema')}, want orderid (S) as the only key")
         return problems
 
+    def wait_ready(self, timeout_s: float = 600) -> None:
+        wrong_key = [p for p in self.health() if p.startswith("KeySchema")]
+        if wrong_key:  # waiting cannot fix a key: fail now
+            raise RuntimeError(f"{self.kind} {self.name}: {wrong_key[0]}")
+        super().wait_ready(timeout_s)
+
     def _write_settings(self, want: dict[str, Any]) -> None:
+        """UpdateTable takes one kind of change at a time (billing, or streams): one call each, waiting between."""
         table = self.describe() or {}
+        billing = want["BillingModeSummary"]["BillingMode"]
+        if table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED") != billing:
+            self.ddb.update_table(TableName=self.name, BillingMode=billing)
+            self.wait_ready()
         stream = table.get("StreamSpecification", {})
-        if stream.get("StreamEnabled") and stream.get("StreamViewType") != STREAM_VIEW:
+        if stream.get("StreamEnabled") and stream.get("StreamViewType") == STREAM_VIEW:
+            return
+        if stream.get("StreamEnabled"):
             # The view type of an enabled stream cannot change: disable, then enable (a new stream ARN).
             self.ddb.update_table(TableName=self.name, StreamSpecification={"StreamEnabled": False})
             self.wait_ready()
-        self.ddb.update_table(
-            TableName=self.name,
-            BillingMode=want["BillingModeSummary"]["BillingMode"],
-            **({} if stream.get("StreamEnabled") and stream.get("StreamViewType") == STREAM_VIEW
-               else {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": STREAM_VIEW}}),
-        )  # fmt: skip
+        self.ddb.update_table(TableName=self.name,
+                              StreamSpecification={"StreamEnabled": True, "StreamViewType": STREAM_VIEW})  # fmt: skip
         self.wait_ready()
+
+    def _enable_pitr(self, _want: str) -> None:
+        # Right after CreateTable, AWS may answer ContinuousBackupsUnavailableException for a while.
+        retry_while(
+            {"ContinuousBackupsUnavailableException"},
+            lambda: self.ddb.update_continuous_backups(
+                TableName=self.name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+            ),
+            timeout_s=180,
+        )
 
     def sections(self) -> list[Section]:
         ddb, name = self.ddb, self.name
@@ -108,9 +127,7 @@ class Table(Resource):
 
         return [
             Section("Settings", settings(), read_settings, self._write_settings),
-            Section("PointInTimeRecovery", "ENABLED", read_pitr,
-                    lambda _want: ddb.update_continuous_backups(
-                        TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})),
+            Section("PointInTimeRecovery", "ENABLED", read_pitr, self._enable_pitr),
             Section("Tags", self.names.config.tags, self.tags,
                     lambda want: ddb.tag_resource(ResourceArn=self.names.table_arn, Tags=tag_list(want))),
         ]  # fmt: skip
