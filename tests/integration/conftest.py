@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -71,21 +72,28 @@ def dag_runner() -> Any:
     return DagRunner()
 
 
+@contextmanager
+def recorded_api_calls() -> Iterator[list[tuple[str, Any]]]:
+    """Every AWS API call made in this process while the block runs, as (operation, parameters)."""
+    calls: list[tuple[str, Any]] = []
+    original = botocore.client.BaseClient._make_api_call  # type: ignore[attr-defined]
+
+    def record(client: Any, operation: str, params: Any) -> Any:
+        calls.append((operation, params))
+        return original(client, operation, params)
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", record):
+        yield calls
+
+
 @pytest.fixture
 def run_dag(localaws: LocalAWS, dag_runner: Any) -> Callable[..., DagRunResult]:
     """Run a DAG with dag.test() against localaws, recording every AWS API call its tasks make."""
 
     def run(dag_id: str, **conf: Any) -> DagRunResult:
-        calls: list[str] = []
-        original = botocore.client.BaseClient._make_api_call  # type: ignore[attr-defined]
-
-        def record(client: Any, operation: str, params: Any) -> Any:
-            calls.append(operation)
-            return original(client, operation, params)
-
-        with mock.patch.object(botocore.client.BaseClient, "_make_api_call", record):
+        with recorded_api_calls() as calls:
             result: DagRunResult = dag_runner.run(dag_id, **conf)
-        result.api_calls = calls
+        result.api_calls = [operation for operation, _ in calls]
         return result
 
     return run

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from unittest import mock
 
-import botocore.client
 import pytest
 
 from localaws import LocalAWS
@@ -16,7 +14,7 @@ from sales_pipeline.resources.base import CREATED, UPDATED, OwnedElsewhere, ensu
 from sales_pipeline.resources.kinesis import KinesisStream
 from sales_pipeline.resources.names import Names
 from sales_pipeline.resources.queues import landing_queue
-from tests.integration.conftest import REGION
+from tests.integration.conftest import REGION, recorded_api_calls
 
 
 def names_for(env: str, **overrides: Any) -> Names:
@@ -47,18 +45,13 @@ def test_a_resource_tagged_for_another_env_is_refused_not_adopted(
 
 
 def test_resharding_hops_at_most_doubling_or_halving(clients: Clients) -> None:
-    calls: list[dict[str, Any]] = []
-    original = botocore.client.BaseClient._make_api_call  # type: ignore[attr-defined]
-
-    def record(client: Any, operation: str, params: Any) -> Any:
-        if operation == "UpdateShardCount":
-            calls.append(params)
-        return original(client, operation, params)
+    def targets(calls: list[tuple[str, Any]]) -> list[int]:
+        return [params["TargetShardCount"] for operation, params in calls if operation == "UpdateShardCount"]
 
     assert ensure(KinesisStream(clients, names_for("reshard", shard_count=1))).outcome == CREATED
-    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", record):
+    with recorded_api_calls() as calls:
         assert ensure(KinesisStream(clients, names_for("reshard", shard_count=5))).outcome == UPDATED
-        assert [c["TargetShardCount"] for c in calls] == [2, 4, 5]
-        calls.clear()
+    assert targets(calls) == [2, 4, 5]
+    with recorded_api_calls() as calls:
         assert ensure(KinesisStream(clients, names_for("reshard", shard_count=1))).outcome == UPDATED
-        assert [c["TargetShardCount"] for c in calls] == [3, 2, 1]
+    assert targets(calls) == [3, 2, 1]

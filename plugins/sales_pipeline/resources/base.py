@@ -154,7 +154,8 @@ def ensure(resource: Resource, *, expected_tags: dict[str, str] | None = None, d
     hand it to this env's teardown. An untagged one with our name is adopted (and tagged).
     """
     change = Change(resource.kind, resource.name, UNCHANGED)
-    if resource.exists() and expected_tags:
+    exists = resource.exists()
+    if exists and expected_tags:
         tags = resource.tags()
         foreign = {k: tags[k] for k, v in expected_tags.items() if k in tags and tags[k] != v}
         if foreign:
@@ -162,7 +163,7 @@ def ensure(resource: Resource, *, expected_tags: dict[str, str] | None = None, d
                 f"{resource.kind} {resource.name} is tagged {foreign}, not {expected_tags}: it belongs to "
                 "another project or env; choose other names for this env instead of adopting it"
             )
-    if not resource.exists():
+    if not exists:
         if dry_run:
             return Change(resource.kind, resource.name, WOULD_CREATE, resource.creation_plan())
         resource.create()
