@@ -21,9 +21,10 @@ Implemented here:
 - TagResource / UntagResource / GetTags over moto's tagger, refusing ARNs of crawlers and databases
   that do not exist (EntityNotFoundException) and of classifiers, which Glue cannot tag.
 
-Crawl execution is not here: moto's crawls stay RUNNING. A crawl runner ends a crawl by setting the
-moto crawl's status (``COMPLETED``, ``FAILED`` or ``STOPPED``, the ListCrawls vocabulary; an
-``error_message`` attribute becomes LastCrawl.ErrorMessage) and calling ``record_crawl`` on the metrics.
+Crawl execution is in ``glue_crawler`` (StartCrawler / StopCrawler / DeleteCrawler). Its runner ends a
+crawl by setting the moto crawl's status (``COMPLETED``, ``FAILED`` or ``STOPPED``, the ListCrawls
+vocabulary; an ``error_message`` attribute becomes LastCrawl.ErrorMessage) and calling ``record_crawl``
+on the metrics; GetCrawler shows ``CrawlElapsedTime`` (milliseconds) while a crawl runs.
 """
 
 from __future__ import annotations
@@ -241,6 +242,11 @@ class GlueCatalog:
         return handle
 
     # -- the API for a crawl runner -------------------------------------------------------------
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while a request reads or changes a crawler; the crawler extension's StartCrawler takes it too."""
+        return self._lock
+
     def metrics_for(self, crawler: FakeCrawler) -> CrawlerMetrics:
         """The metrics record GetCrawlerMetrics reports for this (moto) crawler, created on first use."""
         with self._lock:
@@ -395,6 +401,8 @@ class GlueCatalog:
     def _crawler_view(self, crawler: FakeCrawler) -> dict[str, Any]:
         """GetCrawler's Crawler structure, from moto's object and what this module keeps beside it."""
         view = {k: v for k, v in crawler.as_dict().items() if v is not None and k != "LastCrawl"}
+        if view.get("State") in ("RUNNING", "STOPPING") and crawler.crawls:  # milliseconds since the crawl began
+            view["CrawlElapsedTime"] = max(0, int((utcnow() - crawler.crawls[-1].start_time).total_seconds() * 1000))
         view["Classifiers"] = list(crawler.classifiers or [])
         view["LakeFormationConfiguration"] = self._lake_formation.get(
             crawler, dict(_CRAWLER_DEFAULTS["LakeFormationConfiguration"])

@@ -15,10 +15,11 @@ from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import ThreadedWSGIServer
 
 from localaws import tls
-from localaws.athena import AthenaWorkgroups
+from localaws.athena import Athena
 from localaws.faults import Faults, FaultSwitch
 from localaws.firehose import Firehose
 from localaws.glue_catalog import GlueCatalog
+from localaws.glue_crawler import GlueCrawler
 from localaws.lambda_runtime import LambdaRuntime
 from localaws.pipes import Pipes
 from localaws.s3_policy import S3BucketPolicies
@@ -83,13 +84,15 @@ def default_extensions(faults: Faults | None = None) -> list[Extension]:
     # stop() reaches after Firehose (extensions stop in reverse order).
     faults = faults or Faults()
     lambda_runtime = LambdaRuntime()
+    glue_catalog = GlueCatalog()  # GlueCrawler runs crawls with its classifiers and metrics
     return [
         S3BucketPolicies(),
         lambda_runtime,
         Pipes(faults),
         Firehose(lambda_runtime, faults),
-        GlueCatalog(),
-        AthenaWorkgroups(),
+        glue_catalog,
+        GlueCrawler(glue_catalog),
+        Athena(),
         FaultSwitch(faults),
     ]
 
