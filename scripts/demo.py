@@ -6,8 +6,10 @@ Each step is a real call through the AWS APIs; the steps grow as the DAGs land.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
+import datetime as dt
 import gzip
 import io
 import json
@@ -17,11 +19,14 @@ import time
 import urllib.request
 import warnings
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import boto3
 
 from localaws import LocalAWS
+from sales_pipeline.aws import Clients
+from sales_pipeline.catalog import Catalog, keys_from_notifications
 from sales_pipeline.config import load_config
 from sales_pipeline.dag_runner import DagRunner, DagRunResult
 from sales_pipeline.pipeline import format_table
@@ -34,6 +39,7 @@ warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testcli
 # A laptop wants to see data land in seconds, not Firehose's default minute.
 os.environ.setdefault("SALES_PIPELINE_BUFFER_INTERVAL_S", "1")
 DEMO_ORDERS = 3000
+REPORTS_DIR = Path(__file__).resolve().parents[1] / "reports"
 
 
 class QuietRunner:
@@ -126,7 +132,7 @@ def provision_twice(runner: QuietRunner) -> None:
     print(f"run {again.state}: {again.returns.get('report')}")
 
 
-def simulate_and_deliver(runner: QuietRunner, aws: LocalAWS, region: str) -> None:
+def simulate_and_deliver(runner: QuietRunner, aws: LocalAWS, region: str) -> dict[str, Any]:
     banner(f"sales_order_simulator: {DEMO_ORDERS} orders, then updates and deletes, into DynamoDB")
     simulation = runner.run("sales_order_simulator", orders=DEMO_ORDERS, update_ratio=0.2, delete_ratio=0.1,
                             seed=2026, rate_per_s=2000)  # fmt: skip
@@ -154,6 +160,7 @@ def simulate_and_deliver(runner: QuietRunner, aws: LocalAWS, region: str) -> Non
           f"after {elapsed:.1f} s: {by_event}")  # fmt: skip
     if len(lines) != summary["changes"]:
         raise SystemExit("not every change landed")
+    return dict(summary)
 
 
 def landed(s3: Any, bucket: str, prefix: str, orderid_prefix: str) -> tuple[list[dict[str, Any]], int]:
@@ -193,6 +200,70 @@ def show_transform(aws: LocalAWS, region: str) -> None:
         print(f"{record['recordId']:8} {record['result']:4} {line}", end="")
 
 
+def landing_notifications() -> list[str]:
+    """Run the catalog DAG's own Asset watcher trigger until it fires, as Airflow's triggerer would."""
+    from sales_pipeline.landing import LandingQueueTrigger
+
+    config = load_config()
+    trigger = LandingQueueTrigger(sqs_queue=config.landing_queue_name, region_name=config.region, max_messages=10,
+                                  wait_time_seconds=1, waiter_delay=1)  # fmt: skip
+
+    async def first_event() -> dict[str, Any]:
+        async for event in trigger.run():
+            return dict(event.payload)
+        return {}
+
+    payload = asyncio.run(asyncio.wait_for(first_event(), 60))
+    return keys_from_notifications(payload.get("message_batch", []), config.bucket, config.data_prefix)
+
+
+def refresh_catalog(runner: QuietRunner, aws: LocalAWS, region: str) -> None:
+    banner("the landing queue's AssetWatcher: S3 notified SQS of the new objects")
+    keys = landing_notifications()
+    print(f"the SQS trigger fired with {len(keys)} object(s), e.g. {keys[0] if keys else '-'}")
+
+    banner("sales_catalog_refresh: data landed, so crawl if the catalog can change")
+    refresh = runner.run("sales_catalog_refresh")
+    plan = refresh.returns.get("plan_crawl") or {}
+    print(f"run {refresh.state}: {'CRAWL' if plan.get('crawl') else 'SKIP'} ({plan.get('reason')})")
+    if refresh.state != "success":
+        raise SystemExit(f"the catalog refresh failed: {refresh.task_states}")
+    config = load_config()
+    print(Catalog(Clients.from_session(region, aws.tls_endpoint_url, aws.ca_bundle), config).describe())
+
+    banner("sales_catalog_refresh again: nothing new has landed")
+    again = runner.run("sales_catalog_refresh")
+    plan = again.returns.get("plan_crawl") or {}
+    print(f"run {again.state}: {'CRAWL' if plan.get('crawl') else 'SKIP'} ({plan.get('reason')})")
+
+
+def run_analytics(runner: QuietRunner, aws: LocalAWS, region: str, expected: dict[str, Any]) -> None:
+    day = dt.datetime.now(dt.UTC).date().isoformat()
+    banner(f"sales_analytics for {day}: views, reports and checks on Athena, then the report")
+    started = time.monotonic()
+    run = runner.run("sales_analytics", report_date=day)
+    summary = run.returns.get("publish_report")
+    if not summary:
+        raise SystemExit(f"the analytics run published no report: {run.task_states}")
+    headline = summary["headline"]
+    print(f"run {run.state} in {time.monotonic() - started:.1f} s; data-quality findings: "
+          f"{ {name: n for name, n in summary['checks'].items() if n} or 'none'}")  # fmt: skip
+    print(f"headline: {headline['live_orders']} live orders, {headline['units']} units, revenue {headline['revenue']}, "
+          f"average order value {headline['average_order_value']}")  # fmt: skip
+    print(f"simulator expected: {expected['live_orders']} live orders, {expected['units']} units, "
+          f"revenue {expected['revenue']}")  # fmt: skip
+    config = load_config()
+    s3 = boto3.client("s3", endpoint_url=aws.tls_endpoint_url, region_name=region, verify=aws.ca_bundle)
+    prefix = f"{config.reports_prefix}ds={day}/"
+    target = REPORTS_DIR / f"ds={day}"
+    target.mkdir(parents=True, exist_ok=True)
+    for obj in s3.list_objects_v2(Bucket=config.bucket, Prefix=prefix).get("Contents", []):
+        (target / obj["Key"][len(prefix) :]).write_bytes(
+            s3.get_object(Bucket=config.bucket, Key=obj["Key"])["Body"].read()
+        )
+    print(f"report: {summary['report_uri']}, copied to {target / 'report.html'}")
+
+
 def main() -> int:
     config = load_config()
     with LocalAWS(port=int(os.environ.get("LOCALAWS_PORT", "0"))) as aws:
@@ -206,8 +277,10 @@ def main() -> int:
         runner = QuietRunner()
         provision_twice(runner)
         show_transform(aws, config.region)
-        simulate_and_deliver(runner, aws, config.region)
+        expected = simulate_and_deliver(runner, aws, config.region)
         verify_with_canary(runner)
+        refresh_catalog(runner, aws, config.region)
+        run_analytics(runner, aws, config.region, expected)
     banner("demo finished: localaws stopped")
     return 0
 
