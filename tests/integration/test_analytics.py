@@ -62,8 +62,8 @@ def delivered(dag_runner: Any, localaws: Any, aws_client: Callable[[str], Any]) 
     """Simulated orders delivered with the at-least-once fault switch on, then crawled."""
     set_faults(localaws, redelivery_fraction=0.3, seed=5)
     try:
-        simulated = in_env(dag_runner.run, "sales_order_simulator", orders=300, update_ratio=0.3, delete_ratio=0.1, seed=21,
-                           rate_per_s=5000)  # fmt: skip
+        simulated = in_env(dag_runner.run, "sales_order_simulator", orders=300, update_ratio=0.3, delete_ratio=0.1,
+                           seed=21, rate_per_s=5000)  # fmt: skip
         assert simulated.state == "success", simulated.task_states
         summary = simulated.returns["simulate"]
         deadline = time.monotonic() + 90

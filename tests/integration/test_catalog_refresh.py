@@ -240,3 +240,21 @@ def test_an_object_that_is_not_json_is_kept_out_of_the_table_and_reported_by_key
         assert "total" not in columns(aws_client) and columns(aws_client) == columns_before
     finally:
         aws_client("s3").delete_object(Bucket=CONFIG.bucket, Key=key)
+
+
+def test_a_crawl_that_fails_fails_the_run_with_the_crawlers_own_message(
+    run_dag: Callable[..., DagRunResult], aws_client: Callable[[str], Any], capfd: pytest.CaptureFixture[str]
+) -> None:
+    glue = aws_client("glue")
+    glue.update_crawler(Name=CONFIG.crawler_name, DatabaseName="no_such_database")
+    try:
+        capfd.readouterr()
+        result = refresh(run_dag, force_crawl=True)
+        task_log = "".join(capfd.readouterr())  # dag.test() runs the task here: its log is our output
+    finally:
+        glue.update_crawler(Name=CONFIG.crawler_name, DatabaseName=CONFIG.glue_database)
+    last = glue.get_crawler(Name=CONFIG.crawler_name)["Crawler"]["LastCrawl"]
+    assert last["Status"] == "FAILED" and last["ErrorMessage"]
+    assert result.state == "failed" and result.task_states["crawl"] == "failed", result.task_states
+    assert f"Crawl of {CONFIG.crawler_name} ended FAILED: {last['ErrorMessage']}" in task_log
+    assert result.task_states["validate_table"] == "upstream_failed"
