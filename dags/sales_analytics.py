@@ -1,8 +1,8 @@
 """
 ### Daily sales analytics on Athena
 
-Every day at 01:00 UTC, for the day before (the run's data interval; catchup is on, so missed days and
-backfills each get their report). Trigger it by hand with `report_date` to report any day.
+Every day at 01:00 UTC, for the day that has just ended (UTC); catchup is on, so missed days and
+backfills each get their report. Triggered by hand it reports yesterday, or the `report_date` Param's day.
 
 1. **Setup**: ensures the view `orders_current` (the latest state of every order), the table over
    the error prefix, and that table's partitions.
@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import Param, chain, dag, task
+from airflow.sdk import CronTriggerTimetable, Param, chain, dag, task
 
 from sales_pipeline.analytics_queries import CHECKS, REPORTS, SETUP
 from sales_pipeline.athena_operator import AthenaQueryOperator
@@ -46,7 +46,7 @@ def athena_task(name: str) -> AthenaQueryOperator:
 
 @dag(
     dag_id="sales_analytics",
-    schedule="0 1 * * *",
+    schedule=CronTriggerTimetable("0 1 * * *", timezone="UTC"),
     start_date=datetime(2026, 11, 25, tzinfo=UTC),
     catchup=True,
     max_active_runs=2,
@@ -61,7 +61,7 @@ def athena_task(name: str) -> AthenaQueryOperator:
             type=["null", "string"],
             format="date",
             title="report_date",
-            description="Day to report (YYYY-MM-DD, UTC). Empty: the run's data interval, the day before the run.",
+            description="Day to report (YYYY-MM-DD, UTC). Empty: the day before the run (UTC).",
         ),
     },
 )
@@ -71,7 +71,8 @@ def sales_analytics() -> None:
         from sales_pipeline.analytics import report_day
         from sales_pipeline.dag_support import settings_from_params
 
-        day = report_day(params.get("report_date"), context.get("data_interval_start"))
+        # A cron trigger's run has no interval: its logical date is when it fired (manual runs: run_after).
+        day = report_day(params.get("report_date"), context.get("logical_date") or context["dag_run"].run_after)
         print(f"Reporting {day} (UTC)")
         return {**settings_from_params(params, ("env",)), "report_date": day.isoformat()}
 

@@ -23,17 +23,16 @@ def errors_table(config: PipelineConfig) -> str:
     return f"{config.glue_table}_processing_errors"
 
 
-def report_day(report_date: str | None, data_interval_start: dt.datetime | None) -> dt.date:
-    """The day to report: the report_date Param, else the run's data interval (a scheduled run at 01:00
-    UTC covers the day before), else yesterday (UTC) for a manual run without one."""
+def report_day(report_date: str | None, run_time: dt.datetime | None) -> dt.date:
+    """The day to report: the report_date Param, else the (UTC) day before the run's time. A scheduled
+    run fires at 01:00 UTC, so it reports the day that has just ended; a manual run reports yesterday."""
     if report_date:
         try:
             return dt.date.fromisoformat(report_date)
         except ValueError as err:
             raise ValueError(f"report_date {report_date!r} is not a date in YYYY-MM-DD form") from err
-    if data_interval_start is not None:
-        return data_interval_start.astimezone(dt.UTC).date()
-    return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    moment = run_time or dt.datetime.now(dt.UTC)
+    return moment.astimezone(dt.UTC).date() - dt.timedelta(days=1)
 
 
 def parameter_values(day: dt.date) -> dict[str, str]:

@@ -58,6 +58,11 @@ class AthenaQueryOperator(AthenaOperator):
         athena: Any = self.hook.get_conn()
         execution = athena.get_query_execution(QueryExecutionId=query_execution_id)["QueryExecution"]
         status = execution["Status"]
+        if status["State"] in ("QUEUED", "RUNNING"):
+            # The wait gave up: stop the query rather than leave it scanning (and billing) unattended.
+            athena.stop_query_execution(QueryExecutionId=query_execution_id)
+            raise AirflowException(f"Athena query {query_execution_id} still {status['State']} after the wait; "
+                                   "stopped it")  # fmt: skip
         if status["State"] != "SUCCEEDED":
             reason = status.get("StateChangeReason") or (event or {}).get("message", "no reason given")
             retryable = bool(status.get("AthenaError", {}).get("Retryable", False))

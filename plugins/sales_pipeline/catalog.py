@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from sales_pipeline.aws import Clients
 from sales_pipeline.config import PipelineConfig
 from sales_pipeline.resources.base import absent_on
@@ -28,7 +30,8 @@ EXPECTED_COLUMNS: dict[str, frozenset[str]] = {
     "orderid": frozenset({"string"}),
     "product_name": frozenset({"string"}),
     "quantity": frozenset({"int", "bigint"}),
-    "price": frozenset({"double", "decimal", "int", "bigint"}),
+    # An int price would pass today and fail Athena's JSON SerDe on the first price with cents.
+    "price": frozenset({"double"}),
     "event_name": frozenset({"string"}),
     "is_deleted": frozenset({"boolean"}),
     "event_id": frozenset({"string"}),
@@ -39,6 +42,8 @@ EXPECTED_COLUMNS: dict[str, frozenset[str]] = {
 HEAD_BYTES = 256 * 1024
 # How far before the last crawl the listing of new objects starts (see Catalog.objects_since).
 LOOKBACK_HOURS = 2
+# After a crawl that did not succeed, how far back new objects are looked for (bounded, not the whole lake).
+RETRY_WINDOW = dt.timedelta(days=1)
 _HOUR_PATH = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})/hour=(\d{2})/[^/]+$")
 
 
@@ -116,17 +121,19 @@ class Catalog:
 
     def missing_partitions(self, wanted: list[list[str]]) -> list[list[str]]:
         config = self.config
-        missing: list[list[str]] = []
+        found: set[tuple[str, ...]] = set()
         for start in range(0, len(wanted), 1000):  # BatchGetPartition takes at most 1,000 entries
-            chunk = wanted[start : start + 1000]
-            reply = self.glue.batch_get_partition(
-                DatabaseName=config.glue_database,
-                TableName=config.glue_table,
-                PartitionsToGet=[{"Values": values} for values in chunk],
-            )
-            found = {tuple(partition["Values"]) for partition in reply.get("Partitions", [])}
-            missing += [values for values in chunk if tuple(values) not in found]
-        return missing
+            asked = [{"Values": values} for values in wanted[start : start + 1000]]
+            for _ in range(5):  # UnprocessedKeys (throttling) are asked again, a few times
+                reply = self.glue.batch_get_partition(
+                    DatabaseName=config.glue_database, TableName=config.glue_table, PartitionsToGet=asked
+                )
+                found |= {tuple(partition["Values"]) for partition in reply.get("Partitions", [])}
+                asked = [entry["PartitionValues"] for entry in reply.get("UnprocessedKeys", [])]
+                if not asked:
+                    break
+        # A partition still unprocessed counts as missing: at worst one crawl too many, never one too few.
+        return [values for values in wanted if tuple(values) not in found]
 
     def last_crawl(self) -> dict[str, Any]:
         return dict(self.glue.get_crawler(Name=self.config.crawler_name)["Crawler"].get("LastCrawl") or {})
@@ -148,6 +155,9 @@ class Catalog:
         found = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(**kwargs):
             for obj in page.get("Contents", []):
+                # Empty objects and console "folders" hold no records; Glue skips them too.
+                if obj["Size"] == 0 or obj["Key"].endswith("/"):
+                    continue
                 if since is None or obj["LastModified"] >= since:
                     found.append(obj)
         return sorted(found, key=lambda obj: (obj["LastModified"], obj["Key"]))
@@ -156,13 +166,21 @@ class Catalog:
         extra = {"Range": f"bytes=0-{HEAD_BYTES - 1}"} if head_only else {}
         return bytes(self.s3.get_object(Bucket=self.config.bucket, Key=key, **extra)["Body"].read())
 
-    def json_records(self, key: str, head_only: bool = False) -> list[dict[str, Any]]:
-        """The JSON objects of one newline-delimited object (GZIP detected by its magic bytes, as Glue does).
+    def json_records(self, key: str, head_only: bool = False) -> list[dict[str, Any]] | None:
+        """The JSON objects of one newline-delimited object (GZIP detected by its magic bytes, as Glue does),
+        or None when the object is gone (deleted since it was notified) or empty.
 
         Raises ValueError naming the first line that is not a JSON object. With ``head_only`` only the
         first line is read, from the object's first bytes.
         """
-        data = self._read(key, head_only)
+        try:
+            data = self._read(key, head_only)
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "InvalidRange":  # a ranged read of an empty object
+                return None
+            raise
         if data[:2] == b"\x1f\x8b":
             try:
                 data = zlib.decompressobj(wbits=31).decompress(data) if head_only else gzip.decompress(data)
@@ -191,9 +209,11 @@ class Catalog:
         table = self.table()
         last = self.last_crawl()
         since = None
-        if last.get("Status") == "SUCCEEDED" and table is not None:
+        if table is not None and last.get("StartTime"):
             # S3 LastModified has whole seconds: step back a second so no object written during it is missed.
             since = last["StartTime"].replace(microsecond=0) - dt.timedelta(seconds=1)
+            if last.get("Status") != "SUCCEEDED":  # that crawl may have missed objects from before it
+                since -= RETRY_WINDOW
         listed = [obj["Key"] for obj in self.objects_since(since)]
         new_objects = listed + [key for key in notified_keys if key not in listed]
         plan = CrawlPlan(crawl=False, reason="", new_objects=new_objects)
@@ -201,12 +221,18 @@ class Catalog:
         # Every new object's first line must be a JSON object; the newest few are read whole for attributes.
         sampled = set(new_objects[-sample_objects:]) if sample_objects else set()
         attributes: set[str] = set()
+        gone = []
         for key in new_objects:
             try:
-                for record in self.json_records(key, head_only=key not in sampled):
-                    attributes.update(name.lower() for name in record)
+                records = self.json_records(key, head_only=key not in sampled)
             except ValueError as err:
                 plan.not_json[key] = str(err)
+                continue
+            if records is None:
+                gone.append(key)
+            for record in records or []:
+                attributes.update(name.lower() for name in record)
+        plan.new_objects = new_objects = [key for key in new_objects if key not in gone]
         plan.sampled_objects = len(sampled)
 
         hours = sorted({tuple(values) for key in new_objects if (values := partition_of(key, config.data_prefix))})
@@ -229,7 +255,12 @@ class Catalog:
         if table is not None and plan.new_partitions:
             reasons.append(f"{len(plan.new_partitions)} new partition(s): "
                            + ", ".join(_folder(values) for values in plan.new_partitions))  # fmt: skip
-        if plan.new_attributes:
+        logged_only = ""
+        if plan.new_attributes and config.crawler_update_behavior == "LOG":
+            # A crawl cannot add them (the crawler only logs schema changes): no reason to crawl on their own.
+            logged_only = ("; new attribute(s) " + ", ".join(plan.new_attributes)
+                           + " stay out of the table: crawler_update_behavior is LOG")  # fmt: skip
+        elif plan.new_attributes:
             reasons.append("new attribute(s): " + ", ".join(plan.new_attributes))
         if reasons:
             plan.crawl, plan.reason = True, "; ".join(reasons)
@@ -237,7 +268,8 @@ class Catalog:
             plan.reason = "no new object under the data prefix since the last crawl"
         else:
             plan.reason = (f"no crawl needed: {len(new_objects)} new object(s), all in partitions the table has, "
-                           "with no new attribute")  # fmt: skip
+                           "with no new attribute the crawler would add")  # fmt: skip
+        plan.reason += logged_only
         return plan
 
     # --- the check after a crawl ---------------------------------------------------------------------------
@@ -307,7 +339,7 @@ class Catalog:
         if table is None:
             return f"{config.glue_database}.{config.glue_table}: not in the catalog"
         partitions = self.partitions()
-        width = max(len(column["Name"]) for column in _columns(table) + table.get("PartitionKeys", []))
+        width = max((len(column["Name"]) for column in _columns(table) + table.get("PartitionKeys", [])), default=4)
         lines = [f"{config.glue_database}.{config.glue_table}  ({table.get('StorageDescriptor', {}).get('Location')})"]
         lines += [f"  {column['Name']:<{width}}  {column['Type']}" for column in _columns(table)]
         lines += [f"  {key['Name']:<{width}}  {key['Type']}  (partition key)" for key in table.get("PartitionKeys", [])]

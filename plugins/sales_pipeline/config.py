@@ -27,7 +27,8 @@ VARIABLE_NAME = "sales_pipeline_config"
 PROJECT_TAG = "sales-stream"
 
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
-_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()=-]+(/[A-Za-z0-9!_.*'()=-]+)*/$")
+# S3's safe key characters, without the quote: prefixes are written into SQL string literals (LOCATION '...').
+_PREFIX = re.compile(r"^[A-Za-z0-9!_.*()=-]+(/[A-Za-z0-9!_.*()=-]+)*/$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 # AWS resource-name alphabets (API references of each service).
 _AWS_NAME = re.compile(r"^[a-zA-Z0-9_.-]+$")
@@ -222,7 +223,8 @@ def _problems(values: Mapping[str, Any]) -> dict[str, str]:
     for name in PREFIX_FIELDS:
         value = values[name]
         if not _PREFIX.fullmatch(value):
-            problems[name] = f"must be an S3 key prefix like 'sales/' (no leading '/', ending in '/'), got {value!r}"
+            problems[name] = (f"must be an S3 key prefix like 'sales/' (letters, digits and !_.*()=- ; no leading "
+                              f"'/', ending in '/'), got {value!r}")  # fmt: skip
     prefixes = [values[name] for name in PREFIX_FIELDS]
     for name in PREFIX_FIELDS:
         # Firehose, the crawler and Athena each own their prefix: nesting one in another would mix

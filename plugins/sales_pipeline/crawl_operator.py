@@ -8,21 +8,26 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerRunOperator
 from airflow.providers.amazon.aws.triggers.glue_crawler import GlueCrawlerCompleteTrigger
 
+# Large first crawls of a lake take hours; the provider's default gives up at 1,500 polls.
+MAX_CRAWL_WAIT = timedelta(hours=6)
+
 
 class CatalogCrawlOperator(GlueCrawlerRunOperator):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(deferrable=True, fail_on_already_running=False, **kwargs)
+    def __init__(self, *, poll_interval: int = 5, **kwargs: Any) -> None:
+        super().__init__(deferrable=True, fail_on_already_running=False, poll_interval=poll_interval, **kwargs)
 
     def _wait(self, method_name: str) -> None:
         self.defer(
             trigger=GlueCrawlerCompleteTrigger(
                 crawler_name=self.crawler_name,
                 waiter_delay=self.poll_interval,
+                waiter_max_attempts=max(1, int(MAX_CRAWL_WAIT.total_seconds() // self.poll_interval)),
                 aws_conn_id=self.aws_conn_id,
                 region_name=self.region_name,
                 verify=self.verify,
@@ -49,9 +54,14 @@ class CatalogCrawlOperator(GlueCrawlerRunOperator):
         return self.execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> str:
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-        last = self.hook.get_crawler(self.crawler_name).get("LastCrawl", {})
+        crawler = self.hook.get_crawler(self.crawler_name)
+        last = crawler.get("LastCrawl", {})
+        if crawler.get("State") != "READY":
+            # The wait gave up while the crawl still runs: LastCrawl is still the previous crawl's.
+            raise AirflowException(f"Crawler {self.crawler_name} is still {crawler.get('State')} after the wait: "
+                                   f"{(event or {}).get('message', 'no event')}")  # fmt: skip
         if last.get("Status") != "SUCCEEDED":
             raise AirflowFailException(
                 f"Crawl of {self.crawler_name} ended {last.get('Status', 'without a status')}: "

@@ -200,11 +200,21 @@ def test_with_update_behavior_log_a_new_attribute_is_only_logged(
         patch.setenv("SALES_PIPELINE_CRAWLER_UPDATE_BEHAVIOR", "LOG")
         assert dag_runner.run("sales_stream_provision").state == "success"
         try:
-            known = partitions(aws_client)[0]
-            put_lines(aws_client, known, "channel-1.gz", [record("o-channel", channel="web")])
+            # in a known hour: a crawl could not add the column, so none runs
+            put_lines(aws_client, partitions(aws_client)[0], "channel-1.gz", [record("o-channel-1", channel="web")])
             result = run_dag("sales_catalog_refresh")
             assert result.state == "success", result.task_states
-            assert result.returns["plan_crawl"]["new_attributes"] == ["channel"]
+            plan = result.returns["plan_crawl"]
+            assert (plan["crawl"], plan["new_attributes"]) == (False, ["channel"])
+            assert "channel stay out of the table: crawler_update_behavior is LOG" in plan["reason"]
+
+            # in a new hour: the crawl adds the partition and only logs the new attribute
+            new_hour = hour_values(dt.datetime.now(dt.UTC) + dt.timedelta(hours=7))
+            put_lines(aws_client, new_hour, "channel-2.gz", [record("o-channel-2", channel="app")])
+            result = run_dag("sales_catalog_refresh")
+            assert result.state == "success", result.task_states
+            assert result.returns["plan_crawl"]["crawl"] is True
+            assert new_hour in partitions(aws_client)
             assert "channel" not in columns(aws_client)
             assert result.returns["validate_table"]["logged_only_attributes"] == ["channel"]
         finally:

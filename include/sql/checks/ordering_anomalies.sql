@@ -7,7 +7,7 @@ SELECT
     max(event_time) AS newest_event_time,
     count(*) AS changes
 FROM "{{ database }}"."{{ table }}"
-WHERE year = ? AND month = ? AND day = ?
+WHERE year = ? AND month = ? AND day = ? AND NOT starts_with(orderid, 'canary-')
 GROUP BY orderid
 HAVING max_by(event_time, sequence_number) < max(event_time)
 ORDER BY orderid

@@ -18,7 +18,9 @@ live AS (
 )
 SELECT
     CASE
-        WHEN quantity <= 1 THEN '1'
+        WHEN quantity IS NULL THEN 'unknown'
+        WHEN quantity <= 0 THEN '0 or less'
+        WHEN quantity = 1 THEN '1'
         WHEN quantity <= 3 THEN '2-3'
         WHEN quantity <= 5 THEN '4-5'
         WHEN quantity <= 10 THEN '6-10'
@@ -29,4 +31,4 @@ SELECT
     approx_percentile(price, 0.9) AS price_p90
 FROM live
 GROUP BY 1
-ORDER BY min(quantity)
+ORDER BY min(coalesce(quantity, 2147483647))
