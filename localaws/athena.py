@@ -196,10 +196,11 @@ class AthenaService:
     # -- lifecycle --------------------------------------------------------------------------------------------
     def acquire(self) -> None:
         with self._lock:
-            self._users += 1
-            if self._users > 1:
+            if self._users > 0:
+                self._users += 1
                 return
-            self.engine = AthenaEngine()
+            self.engine = AthenaEngine()  # first: a bad LOCALAWS_ATHENA_CACHE_MB fails the start, nothing half-started
+            self._users = 1
             self._threads = [
                 threading.Thread(target=self._work, name=f"localaws-athena-{i}", daemon=True) for i in range(WORKERS)
             ]

@@ -3,26 +3,18 @@
 - ``Catalog``: databases, tables, views (``VIRTUAL_VIEW`` with ``presto_view`` and ``/* Presto View: ... */``,
   AWS_SHAPES.md 4e) and partitions of one account and region; the DDL that writes them.
 - Hive types (``struct<a:int,b:array<string>>``) parsed and translated to DuckDB and Trino types.
-- ``ObjectCache``: S3 objects read once through moto's S3 backend into local files keyed by
-  bucket/key/ETag, so a repeated query reads nothing from S3 again; plus, per object, the set of its
-  top-level JSON keys (the OpenX SerDe matches keys to columns case-insensitively).
+- S3 as Hive lists it: the data objects under a table or partition location, read through moto's S3 backend
+  (``cache.py`` keeps their decoded copies).
 """
 
 from __future__ import annotations
 
-import atexit
 import base64
 import copy
-import hashlib
 import json
-import os
-import shutil
-import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from moto.glue.models import GlueBackend, glue_backends
@@ -497,73 +489,3 @@ def list_keys_under(account: str, region: str, location: str) -> Iterator[str]:
     for name, key in list(bucket.keys.items()):
         if isinstance(key, FakeKey) and name.startswith(prefix):
             yield name[len(prefix) :]
-
-
-class ObjectCache:
-    """Local copies of S3 objects, keyed by bucket/key/ETag; one per process, removed at exit."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._directory: Path | None = None
-        self._paths: dict[tuple[str, str, str], Path] = {}
-        self._keys: dict[Path, frozenset[str]] = {}
-        self._fetching: dict[tuple[str, str, str], threading.Lock] = {}
-        self.reads = 0  # objects read from S3 (not from the cache)
-
-    def _dir(self) -> Path:
-        with self._lock:
-            if self._directory is None or not self._directory.exists():
-                self._directory = Path(tempfile.mkdtemp(prefix="localaws-athena-cache-"))
-                atexit.register(shutil.rmtree, self._directory, True)
-                self._paths.clear()
-                self._keys.clear()
-            return self._directory
-
-    def path(self, account: str, region: str, obj: S3Object) -> Path:
-        """The local file holding the object's bytes (read from S3 the first time)."""
-        cache_key = (obj.bucket, obj.key, obj.etag)
-        directory = self._dir()
-        with self._lock:
-            known = self._paths.get(cache_key)
-            if known is not None and known.exists():
-                return known
-            fetch_lock = self._fetching.setdefault(cache_key, threading.Lock())
-        with fetch_lock:
-            with self._lock:
-                known = self._paths.get(cache_key)
-            if known is not None and known.exists():
-                return known
-            data = read_object(account, region, obj)
-            digest = hashlib.sha256("\0".join(cache_key).encode()).hexdigest()[:32]
-            suffix = "".join(Path(obj.key.rsplit("/", 1)[-1]).suffixes[-1:]).lower()
-            target = directory / f"{digest}{suffix if suffix in ('.gz', '.gzip', '.zst', '.json') else ''}"
-            if suffix == ".gzip":
-                target = target.with_suffix(".gz")
-            partial = target.with_name(target.name + ".part")
-            partial.write_bytes(data)
-            os.replace(partial, target)
-            with self._lock:
-                self._paths[cache_key] = target
-                self.reads += 1
-            return target
-
-    def json_keys(self, path: Path, scan: Callable[[Path], frozenset[str]]) -> frozenset[str]:
-        """The top-level keys of the object's JSON records (computed once per cached file)."""
-        with self._lock:
-            known = self._keys.get(path)
-        if known is None:
-            known = scan(path)
-            with self._lock:
-                self._keys[path] = known
-        return known
-
-    def clear(self) -> None:
-        with self._lock:
-            directory, self._directory = self._directory, None
-            self._paths.clear()
-            self._keys.clear()
-        if directory is not None:
-            shutil.rmtree(directory, ignore_errors=True)
-
-
-OBJECT_CACHE = ObjectCache()

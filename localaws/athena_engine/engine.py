@@ -2,17 +2,22 @@
 
 A query goes through: parse (``sql``) -> bind tables and views (``planner``) -> per scan, the partitions
 whose values satisfy the pushed-down predicates (evaluated in DuckDB over the partition values) and
-their objects -> the bytes-scanned cut-off (the compressed sizes of exactly those objects) -> the objects
-into the local cache -> a DuckDB relation per scan (``read_json`` with the Glue columns) -> the rewritten
-query -> results in Trino's text form.
+their objects -> the bytes-scanned cut-off (the compressed sizes of exactly those objects, counted on every
+query) -> each object's decoded copy from the engine's cache (``cache``: Parquet in the Glue column types,
+made from the object's JSON lines the first time) -> a DuckDB relation per scan over those copies -> the
+rewritten query -> results in Trino's text form.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
 import re
 import threading
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +27,10 @@ import sqlglot
 from sqlglot import exp
 
 from localaws.athena_engine import sql
+from localaws.athena_engine.cache import Lease, ObjectCache, ObjectId, object_id
 from localaws.athena_engine.catalog import (
     CATALOG_NAME,
     JSON_SERDES,
-    OBJECT_CACHE,
     OPENX_SERDE,
     Catalog,
     Column,
@@ -45,6 +50,7 @@ from localaws.athena_engine.results import ResultSet, column_type, format_rows, 
 
 SCAN_LIMIT_REASON = "Bytes scanned limit was exceeded"
 _FILE = "__localaws_file"
+DECODERS = max(1, min(4, os.cpu_count() or 1))  # objects decoded at once (one DuckDB thread each: gzip is serial)
 
 
 @dataclass
@@ -72,6 +78,7 @@ class QueryOutcome:
 class _ScanPlan:
     scan: Scan
     partitions: list[tuple[Partition | None, list[S3Object]]]
+    local: dict[str, str] = field(default_factory=dict)  # local file read -> the object's s3:// URI
 
     @property
     def objects(self) -> list[tuple[Partition | None, S3Object]]:
@@ -82,29 +89,63 @@ class _ScanPlan:
         return sum(o.size for _, o in self.objects)
 
 
-class AthenaEngine:
-    """Runs statements; one DuckDB database (macros installed once), one connection per running statement."""
+@dataclass
+class _Decoding:
+    """How a scan turns one object's JSON lines into the table's typed columns (the same SQL for every object)."""
 
-    def __init__(self) -> None:
+    columns: list[tuple[Column, str]]
+    exact: bool  # every column is read under its own name: read_json with the column types
+    options: str
+    projections: list[str]  # over __r, each named after its column
+
+    def source(self, paths: list[str], filename: bool) -> str:
+        files = "[" + ", ".join(_string(p) for p in paths) + "]"
+        options = self.options + (f", filename = '{_FILE}'" if filename else "")
+        if self.exact:
+            spec = "{" + ", ".join(f"{_string(c.name)}: {_string(t)}" for c, t in self.columns) + "}"
+            if not self.columns:
+                spec = "{'__localaws_none': 'VARCHAR'}"
+            return f"read_json({files}, columns = {spec}, {options})"
+        return f"read_ndjson_objects({files}, {options})"
+
+    def sql(self, path: str) -> str:
+        """The whole object, every column decoded: what its cached copy holds."""
+        return f"SELECT {', '.join(self.projections)} FROM {self.source([path], False)} AS __r"
+
+    @functools.cached_property
+    def digest(self) -> str:
+        return hashlib.sha256(self.sql("\0object\0").encode()).hexdigest()
+
+
+class AthenaEngine:
+    """Runs statements; one DuckDB database (macros installed once), one connection per running statement.
+
+    ``cache_bytes`` bounds the decoded copies of S3 objects (default: ``LOCALAWS_ATHENA_CACHE_MB``, else 1 GB).
+    """
+
+    def __init__(self, cache_bytes: int | None = None) -> None:
+        self.cache = ObjectCache(cache_bytes)
         self._database = duckdb.connect(":memory:")
         for macro in sql.MACROS:
             self._database.execute(macro)
         self._database.create_function("trino_java_double", java_double, ["DOUBLE"], "VARCHAR")
         self._database.create_function("trino_java_float", java_float, ["FLOAT"], "VARCHAR")
         self._lock = threading.Lock()
-        self._running: dict[str, duckdb.DuckDBPyConnection] = {}
+        self._running: dict[str, list[duckdb.DuckDBPyConnection]] = {}  # a statement's cursor, then its helpers
         self._cursor_lock = threading.Lock()
 
     def close(self) -> None:
         with self._cursor_lock:
-            for cursor in self._running.values():
-                cursor.interrupt()
+            for cursors in self._running.values():
+                for cursor in cursors:
+                    cursor.interrupt()
         self._database.close()
+        self.cache.close()
 
     def interrupt(self, token: str) -> None:
         with self._cursor_lock:
-            cursor = self._running.get(token)
-        if cursor is not None:
+            cursors = list(self._running.get(token, []))
+        for cursor in cursors:
             cursor.interrupt()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -115,6 +156,22 @@ class AthenaEngine:
         cursor.execute("SET default_null_order = 'NULLS_LAST'")
         return cursor
 
+    def _helper(self, cursor: Any) -> duckdb.DuckDBPyConnection:
+        """Another cursor for the statement running on ``cursor``, interrupted with it."""
+        helper = self._cursor()
+        with self._cursor_lock:
+            for cursors in self._running.values():
+                if cursors and cursors[0] is cursor:
+                    cursors.append(helper)
+        return helper
+
+    def _drop_helper(self, helper: duckdb.DuckDBPyConnection) -> None:
+        with self._cursor_lock:
+            for cursors in self._running.values():
+                if helper in cursors[1:]:
+                    cursors.remove(helper)
+        helper.close()
+
     # -- entry -----------------------------------------------------------------------------------------------------
     def run(self, statement: sql.Statement, context: QueryContext, token: str = "") -> QueryOutcome:
         """Run one classified statement; raises QueryFailed or QueryCancelled."""
@@ -122,7 +179,7 @@ class AthenaEngine:
             raise QueryFailed("CATALOG_NOT_FOUND", f"Catalog '{context.catalog.lower()}' does not exist")
         cursor = self._cursor()
         with self._cursor_lock:
-            self._running[token] = cursor
+            self._running[token] = [cursor]
         try:
             runner = getattr(self, f"_run_{statement.kind}")
             outcome: QueryOutcome = runner(statement, context, cursor)
@@ -150,19 +207,22 @@ class AthenaEngine:
             raise QueryCancelled(SCAN_LIMIT_REASON, _bytes_until(plans, cutoff))
         rewritten = rewriter.rewrite(tree)
         planning_ms = int((time.monotonic() - started) * 1000)
-        for plan in plans:
-            self._check_cancelled(context)
-            self._relation(plan, context, cursor, binder.uses_path)
-        self._check_cancelled(context)
-        duck_sql = sql.duckdb_sql(_settle_types(rewritten, cursor))
+        lease = self.cache.lease(context.account, context.region)
         try:
+            for plan in plans:
+                self._check_cancelled(context)
+                self._relation(plan, context, cursor, binder.uses_path, lease)
+            self._check_cancelled(context)
+            duck_sql = sql.duckdb_sql(sql.separate_top_n_filters(_settle_types(rewritten, cursor)))
             cursor.execute(duck_sql)
             description = cursor.description or []
             rows = cursor.fetchall()
         except duckdb.InterruptException:
             raise
-        except duckdb.Error as err:
+        except duckdb.Error as err:  # also while binding a relation: DuckDB samples a JSON object's first lines
             raise _translate_error(err, statement, plans) from err
+        finally:
+            lease.release()
         types = [column_type(d[1]) for d in description]
         names = _names(output_names(tree), [str(d[0]) for d in description])
         result = ResultSet(names, types, format_rows(rows, types))
@@ -209,28 +269,52 @@ class AthenaEngine:
             return partitions  # not judged here: read them all, the query's own WHERE still filters
         return [p for i, p in enumerate(partitions) if i in kept]
 
-    def _relation(self, plan: _ScanPlan, context: QueryContext, cursor: Any, uses_path: bool) -> None:
+    def _relation(
+        self, plan: _ScanPlan, context: QueryContext, cursor: Any, uses_path: bool, lease: Lease | None
+    ) -> None:
         """``__scan<N>``: the table's columns (Glue types), partition keys and "$path" over its objects."""
         table = plan.scan.table
         columns = [(c, c.type.duckdb()) for c in table.columns]
         keys = table.partition_keys
         relation = plan.scan.relation
         objects = plan.objects
-        if not objects:
+        if not objects or lease is None:
             nulls = [f"CAST(NULL AS {t}) AS {_quote(c.name)}" for c, t in columns]
             nulls += [f"CAST(NULL AS {k.type.duckdb()}) AS {_quote(k.name)}" for k in keys]
             if uses_path:
                 nulls.append('CAST(NULL AS VARCHAR) AS "$path"')
             cursor.execute(f"CREATE OR REPLACE TEMP VIEW {relation} AS SELECT {', '.join(nulls)} WHERE false")
             return
-        paths = [OBJECT_CACHE.path(context.account, context.region, obj) for _, obj in objects]
-        source, projections = self._reader(table, columns, paths, cursor)
+        decoding = self._decoding(table, columns, [obj for _, obj in objects], cursor, lease)
+        decoded = self._copies([obj for _, obj in objects], decoding, context, cursor, lease)
+        paths: list[str] = []
+        copies: list[str] = []  # decoded copies (Parquet)
+        direct: list[str] = []  # objects that cannot be cached, read as they are
+        for _, obj in objects:
+            copy = decoded.get(object_id(obj))
+            path = str(copy) if copy is not None else str(lease.raw(obj))
+            listed = copies if copy is not None else direct
+            if path not in listed:  # an object in two partitions: read once, joined to each partition's values
+                listed.append(path)
+            paths.append(path)
+            plan.local[path] = obj.uri
+        names = [_quote(c.name) for c, _ in columns]
+        parts = []
+        if copies:
+            parquet = "[" + ", ".join(_string(p) for p in copies) + "]"
+            read = ", ".join([*[f"__r.{n}" for n in names], f"__r.{_FILE}"])
+            parts.append(f"SELECT {read} FROM read_parquet({parquet}, filename = '{_FILE}') AS __r")
+        if direct:
+            read = ", ".join([*decoding.projections, f"__r.{_FILE}"])
+            parts.append(f"SELECT {read} FROM {decoding.source(direct, True)} AS __r")
+        source = f"({' UNION ALL '.join(parts)})"
+        projections = [f"__r.{n}" for n in names]
         if keys or uses_path:
             files = f"__files{plan.scan.id}"
             key_columns = ", ".join(_quote(k.name) for k in keys)
             rows = []
             for (partition, obj), path in zip(objects, paths, strict=True):
-                values = [_string(str(path)), _string(obj.uri)]
+                values = [_string(path), _string(obj.uri)]
                 values += [
                     f"TRY_CAST({_string(v)} AS {k.type.duckdb()})" if v != "__HIVE_DEFAULT_PARTITION__" else "NULL"
                     for k, v in zip(keys, partition.values if partition else [], strict=False)
@@ -248,19 +332,20 @@ class AthenaEngine:
             body = f"SELECT {', '.join(projections)} FROM {source} AS __r"
         cursor.execute(f"CREATE OR REPLACE TEMP VIEW {relation} AS {body}")
 
-    def _reader(
-        self, table: GlueTable, columns: list[tuple[Column, str]], paths: list[Path], cursor: Any
-    ) -> tuple[str, list[str]]:
-        """The DuckDB table function reading the objects, and each column's projection from it."""
+    def _decoding(
+        self, table: GlueTable, columns: list[tuple[Column, str]], objects: list[S3Object], cursor: Any, lease: Lease
+    ) -> _Decoding:
+        """How the scan reads each object: by column name with the column types, or by JSON key when keys differ."""
         serde = table.serde_parameters
         insensitive = serde.get("case.insensitive", "true").lower() != "false" or table.serde != OPENX_SERDE
         mappings = {k[len("mapping.") :].lower(): v for k, v in serde.items() if k.lower().startswith("mapping.")}
         keys: set[str] = set()
-        missing = [p for p in paths if not _has_keys(p)]
-        if missing:
-            _scan_keys(missing, cursor)
-        for path in paths:
-            keys |= OBJECT_CACHE.json_keys(path, lambda p: frozenset())
+        if insensitive and any(c.name not in mappings for c, _ in columns):
+            unknown = [obj for obj in objects if self.cache.json_keys(obj) is None]
+            if unknown:
+                _scan_keys(unknown, lease, cursor)
+            for obj in objects:
+                keys |= self.cache.json_keys(obj) or frozenset()
         variants: dict[str, list[str]] = {}
         for column, _ in columns:
             if column.name in mappings:
@@ -269,18 +354,12 @@ class AthenaEngine:
                 variants[column.name] = sorted(k for k in keys if k.lower() == column.name) or [column.name]
             else:
                 variants[column.name] = [column.name]
-        files = "[" + ", ".join(_string(str(p)) for p in paths) + "]"
         ignore = serde.get("ignore.malformed.json", "false").lower() == "true"
-        options = f"format = 'newline_delimited', compression = 'auto_detect', filename = '{_FILE}'"
+        options = "format = 'newline_delimited', compression = 'auto_detect'"
         options += ", ignore_errors = true" if ignore else ""
         if all(v == [c.name] for (c, _), v in zip(columns, variants.values(), strict=True)):
-            spec = "{" + ", ".join(f"{_string(c.name)}: {_string(t)}" for c, t in columns) + "}"
-            if not columns:
-                spec = "{'__localaws_none': 'VARCHAR'}"
-            source = f"read_json({files}, columns = {spec}, {options})"
-            return source, [f"__r.{_quote(c.name)}" for c, _ in columns]
+            return _Decoding(columns, True, options, [f"__r.{_quote(c.name)} AS {_quote(c.name)}" for c, _ in columns])
         # Keys in other cases than the column name: read each record as JSON and match them by name.
-        source = f"read_ndjson_objects({files}, {options})"
         projections = []
         for column, duck_type in columns:
             extracts = [f"json_extract(__r.json, {_string(_json_path(k))})" for k in variants[column.name]]
@@ -290,7 +369,74 @@ class AthenaEngine:
                 projections.append(f"{value} AS {_quote(column.name)}")
             else:
                 projections.append(f"CAST({value} AS {duck_type}) AS {_quote(column.name)}")
-        return source, projections
+        return _Decoding(columns, False, options, projections)
+
+    def _copies(
+        self, objects: list[S3Object], decoding: _Decoding, context: QueryContext, cursor: Any, lease: Lease
+    ) -> dict[ObjectId, Path]:
+        """Each object's decoded copy: from the cache, else decoded now (several at once); absent if not cacheable."""
+        found: dict[ObjectId, Path] = {}
+        if not decoding.projections:
+            return found
+        missing: dict[ObjectId, S3Object] = {}
+        for obj in objects:
+            if object_id(obj) in found or object_id(obj) in missing:
+                continue
+            path = lease.cached(obj, decoding.digest)
+            if path is not None:
+                found[object_id(obj)] = path
+            elif lease.cacheable(obj, decoding.digest):
+                missing[object_id(obj)] = obj
+        pending = list(missing.values())
+        lock, failed = threading.Lock(), threading.Event()
+
+        def decode(own: Any) -> None:
+            while not failed.is_set():
+                self._check_cancelled(context)
+                with lock:
+                    if not pending:
+                        return
+                    obj = pending.pop(0)
+                try:
+                    path = self._copy(obj, decoding, own, lease)
+                except BaseException:
+                    failed.set()
+                    raise
+                if path is not None:
+                    with lock:
+                        found[object_id(obj)] = path
+
+        def helper() -> None:
+            own = self._helper(cursor)
+            try:
+                decode(own)
+            finally:
+                self._drop_helper(own)
+
+        workers = min(len(pending), DECODERS)
+        if workers <= 1:
+            decode(cursor)
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="localaws-athena-decode") as pool:
+                for future in [pool.submit(helper) for _ in range(workers)]:
+                    future.result()
+        return found
+
+    def _copy(self, obj: S3Object, decoding: _Decoding, cursor: Any, lease: Lease) -> Path | None:
+        """The object's decoded copy (Parquet, every column typed), made now if missing; None if it cannot be."""
+
+        def build(target: Path) -> bool:
+            source = lease.raw(obj)
+            try:
+                cursor.execute(f"COPY ({decoding.sql(str(source))}) TO {_string(str(target))} "
+                               "(FORMAT parquet, COMPRESSION snappy)")  # fmt: skip
+            except duckdb.InterruptException:
+                raise
+            except duckdb.Error:
+                return False  # a value or line the query may never read: read the object itself, as before
+            return True
+
+        return lease.decoded(obj, decoding.digest, build)
 
     # -- DDL: views ------------------------------------------------------------------------------------------------
     def _run_create_view(self, statement: sql.Statement, context: QueryContext, cursor: Any) -> QueryOutcome:
@@ -314,7 +460,7 @@ class AthenaEngine:
         check_alias_references(tree, binder.scans, statement.positions)
         rewriter = sql.Rewriter(statement.positions)
         for scan in binder.scans:
-            self._relation(_ScanPlan(scan, []), context, cursor, binder.uses_path)
+            self._relation(_ScanPlan(scan, []), context, cursor, binder.uses_path, None)
         try:
             duck_sql = sql.duckdb_sql(_settle_types(rewriter.rewrite(tree), cursor))
             cursor.execute(f"SELECT * FROM ({duck_sql}) AS __view LIMIT 0")
@@ -670,25 +816,23 @@ def _json_path(key: str) -> str:
     return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _has_keys(path: Path) -> bool:
-    return OBJECT_CACHE._keys.get(path) is not None
-
-
-def _scan_keys(paths: list[Path], cursor: Any) -> None:
+def _scan_keys(objects: list[S3Object], lease: Lease, cursor: Any) -> None:
     """The top-level JSON keys of each object, in one parallel DuckDB pass, remembered by the cache."""
-    files = "[" + ", ".join(_string(str(p)) for p in paths) + "]"
+    paths = {str(lease.raw(obj)): obj for obj in objects}
+    files = "[" + ", ".join(_string(p) for p in paths) + "]"
     query = (
         f"SELECT {_FILE}, list(DISTINCT k) FROM (SELECT {_FILE}, unnest(json_keys(json)) AS k FROM "
         f"read_ndjson_objects({files}, format = 'newline_delimited', compression = 'auto_detect', "
         f"filename = '{_FILE}', ignore_errors = true)) GROUP BY {_FILE}"
     )
     try:
-        found = {Path(row[0]): frozenset(row[1]) for row in cursor.execute(query).fetchall()}
+        found = {str(row[0]): frozenset(row[1]) for row in cursor.execute(query).fetchall()}
+    except duckdb.InterruptException:
+        raise
     except duckdb.Error:
         found = {}  # unreadable objects: the read itself reports the error
-    for path in paths:
-        keys = found.get(path, frozenset())
-        OBJECT_CACHE.json_keys(path, lambda _p, keys=keys: keys)  # type: ignore[misc]
+    for path, obj in paths.items():
+        lease.cache.remember_keys(obj, found.get(path, frozenset()))
 
 
 def _bytes_until(plans: list[_ScanPlan], cutoff: int) -> int:
@@ -783,8 +927,7 @@ def _translate_error(err: duckdb.Error, statement: sql.Statement, plans: list[_S
         return QueryFailed("INVALID_CAST_ARGUMENT", f"Cannot cast '{cast.group(1)}' to {target}")
     if isinstance(err, duckdb.OutOfRangeException):
         return QueryFailed("NUMERIC_VALUE_OUT_OF_RANGE", detail)
-    local = {str(p): o.uri for plan in plans for p, o in zip(_cached_paths(plan), [o for _, o in plan.objects],
-                                                              strict=False)}  # fmt: skip
+    local = {path: uri for plan in plans for path, uri in plan.local.items()}
     if "JSON" in detail and ("Malformed" in detail or "transform error" in detail or "parse" in detail.lower()):
         for path, uri in local.items():
             detail = detail.replace(path, uri)
@@ -802,11 +945,3 @@ def _translate_error(err: duckdb.Error, statement: sql.Statement, plans: list[_S
     if isinstance(err, duckdb.BinderException | duckdb.ParserException):
         return QueryFailed("SYNTAX_ERROR", detail)
     return QueryFailed("GENERIC_INTERNAL_ERROR", f"{type(err).__name__}: {detail}")
-
-
-def _cached_paths(plan: _ScanPlan) -> list[str]:
-    out = []
-    for _, obj in plan.objects:
-        path = OBJECT_CACHE._paths.get((obj.bucket, obj.key, obj.etag))
-        out.append(str(path) if path else "")
-    return out

@@ -803,6 +803,117 @@ class Rewriter:
         return node
 
 
+# --- plan shape: top-N per group ----------------------------------------------------------------------------------
+def separate_top_n_filters(tree: exp.Expr) -> exp.Expr:
+    """``WHERE rn = 1 AND other`` over a ``row_number() OVER (PARTITION BY ...) AS rn`` source, filtered in two steps.
+
+    DuckDB answers "the first row of each group" (``rn = 1``, ``rn <= k``, ``rn < k``) with an aggregate instead of
+    sorting every group, but only when that comparison is the whole filter above the window; the latest-state-of-
+    each-order pattern (``WHERE recency = 1 AND NOT is_deleted``) then sorts a million rows. Same rows, same
+    answer: the comparison (with any conjunct on the window's partition columns, which DuckDB pushes below the
+    window anyway) is applied in a subquery that the other conjuncts cannot merge into (``OFFSET 0``), and the
+    other conjuncts above it.
+    """
+    for select in list(tree.find_all(exp.Select)):
+        where = select.args.get("where")
+        from_ = select.args.get("from_")
+        if not isinstance(where, exp.Where) or not isinstance(from_, exp.From) or select.args.get("joins"):
+            continue
+        if select.args.get("laterals"):
+            continue
+        source = from_.this
+        alias = source.args.get("alias")
+        if isinstance(alias, exp.TableAlias) and alias.columns:
+            continue
+        inner = _source_query(source)
+        if inner is None:
+            continue
+        outputs: dict[str, exp.Expr] = {}
+        for projection in inner.expressions:
+            name = projection.alias_or_name.lower()
+            if not name or name in outputs or isinstance(projection, exp.Star) or projection.is_star:
+                outputs = {}
+                break
+            outputs[name] = projection.this if isinstance(projection, exp.Alias) else projection
+        conjuncts = _and_terms(where.this)
+        ranked = next((c for c in conjuncts if _top_n_comparison(c, outputs)), None)
+        if ranked is None:
+            continue
+        window = outputs[next(iter(ranked.find_all(exp.Column))).name.lower()]
+        partitioned = {c.name.lower() for c in window.args.get("partition_by") or [] if isinstance(c, exp.Column)}
+        below = {
+            name
+            for name, value in outputs.items()
+            if isinstance(value, exp.Column) and value.name.lower() in partitioned
+        }
+        qualifier = source.alias_or_name.lower()
+        keep = [ranked] + [c for c in conjuncts if c is not ranked and _only_columns(c, below, qualifier)]
+        rest = [c for c in conjuncts if all(c is not k for k in keep)]
+        if not rest:
+            continue
+        step = exp.select("*").from_(source.copy()).where(exp.and_(*[c.copy() for c in keep])).offset(0)
+        replacement = exp.Subquery(this=step, alias=alias.copy() if isinstance(alias, exp.TableAlias) else None)
+        if not isinstance(alias, exp.TableAlias) and isinstance(source, exp.Table):
+            replacement.set("alias", exp.TableAlias(this=source.this.copy()))
+        from_.set("this", replacement)
+        select.set("where", exp.Where(this=exp.and_(*[c.copy() for c in rest])))
+    return tree
+
+
+def _source_query(source: exp.Expr) -> exp.Select | None:
+    """The SELECT a FROM item reads: a subquery's, or that of the CTE it names."""
+    if isinstance(source, exp.Subquery):
+        return source.this if isinstance(source.this, exp.Select) else None
+    if not isinstance(source, exp.Table) or source.db or not isinstance(source.this, exp.Identifier):
+        return None
+    name = source.name.lower()
+    node: exp.Expr | None = source
+    while node is not None:
+        with_ = node.args.get("with_")
+        if isinstance(with_, exp.With):
+            for cte in with_.expressions:
+                if cte.alias_or_name.lower() == name:
+                    return cte.this if isinstance(cte.this, exp.Select) and not with_.args.get("recursive") else None
+        node = node.parent
+    return None
+
+
+def _and_terms(condition: exp.Expr) -> list[exp.Expr]:
+    while isinstance(condition, exp.Paren):
+        condition = condition.this
+    if isinstance(condition, exp.And):
+        return _and_terms(condition.this) + _and_terms(condition.expression)
+    return [condition]
+
+
+def _top_n_comparison(conjunct: exp.Expr, outputs: dict[str, exp.Expr]) -> bool:
+    """``rn = 1``, ``rn <= k`` or ``rn < k`` (either way round) on a ``row_number()`` window of the source."""
+    mirrored: dict[type[exp.Expr], type[exp.Expr]] = {exp.GTE: exp.LTE, exp.GT: exp.LT, exp.EQ: exp.EQ}
+    if not isinstance(conjunct, exp.EQ | exp.LTE | exp.LT | exp.GTE | exp.GT):
+        return False
+    left, right = conjunct.this, conjunct.expression
+    kind: type[exp.Expr] = type(conjunct)
+    if isinstance(right, exp.Column) and not isinstance(left, exp.Column):
+        left, right, kind = right, left, mirrored.get(kind, kind)
+    if kind not in (exp.EQ, exp.LTE, exp.LT) or not isinstance(left, exp.Column):
+        return False
+    if not (isinstance(right, exp.Literal) and right.is_int):
+        return False
+    window = outputs.get(left.name.lower())
+    if not isinstance(window, exp.Window) or not isinstance(window.this, exp.RowNumber):
+        return False
+    bound = int(right.this)
+    return bound == 1 if kind is exp.EQ else bound >= (1 if kind is exp.LTE else 2)
+
+
+def _only_columns(conjunct: exp.Expr, names: set[str], qualifier: str) -> bool:
+    """Whether the conjunct reads nothing but these columns of the FROM item (and is a plain expression)."""
+    columns = list(conjunct.find_all(exp.Column))
+    if not columns or any(isinstance(n, exp.Subquery | exp.Select | exp.AggFunc | exp.Window) for n in conjunct.walk()):
+        return False
+    return all(c.name.lower() in names and c.table.lower() in ("", qualifier) for c in columns)
+
+
 def duckdb_sql(tree: exp.Expr) -> str:
     """DuckDB text for a rewritten tree; what sqlglot cannot say in DuckDB fails the query, never silently."""
     try:
