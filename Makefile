@@ -17,15 +17,41 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: test demo lint bench lock bootstrap clean
+.PHONY: test demo up down lint bench lock bootstrap chromium clean
 
 bootstrap: $(VENV)/.synced $(AIRFLOW_HOME)/.migrated
 
-test: bootstrap
+test: bootstrap chromium
 	$(BIN)/python -m pytest
 
 demo: bootstrap
 	$(BIN)/python scripts/demo.py
+
+# The Airflow UI on the embedded local AWS until Ctrl-C: localaws + `airflow standalone` (scripts/airflow_up.py),
+# with its own Airflow home so that it never shares a database with `make test` or `make demo`.
+AIRFLOW_PORT ?= 8080
+LOCALAWS_PORT ?= 4566
+UP_HOME ?= $(AIRFLOW_HOME)/up
+up: bootstrap
+	$(BIN)/python scripts/airflow_up.py up --home $(UP_HOME) --port $(AIRFLOW_PORT) --localaws-port $(LOCALAWS_PORT)
+
+# Stops a `make up` left running elsewhere (found from $(UP_HOME)/up.json); needs only the standard library.
+down:
+	$(PYTHON) scripts/airflow_up.py down --home $(UP_HOME)
+
+# Debian's Chromium for the browser test (tests/ui). Never fails the build: where it cannot be installed
+# (not root, no apt-get, no network), that test skips and says why.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's chromium for the browser test (about 20 s)..."; \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+		  { apt-get update -q >/dev/null 2>&1 && \
+		    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1; }; } || \
+		echo "Could not install chromium: the browser test will be skipped."; \
+	else \
+		echo "No /usr/bin/chromium and no root apt-get to install it: the browser test will be skipped."; \
+	fi
 
 lint: bootstrap
 	$(BIN)/ruff check .

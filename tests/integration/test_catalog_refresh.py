@@ -228,7 +228,9 @@ def test_a_refresh_during_a_running_crawl_waits_for_it_then_crawls(
     glue = aws_client("glue")
     before = crawls(aws_client)
     glue.start_crawler(Name=CONFIG.crawler_name)  # someone else's crawl, e.g. from the console
-    result = refresh(run_dag, force_crawl=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sales_pipeline.athena_operator.QUICK_LOOK_S", 0)  # wait deferred, as for a long crawl
+        result = refresh(run_dag, force_crawl=True)
     assert result.state == "success", result.task_states
     assert crawls(aws_client) == before + 2  # theirs, then ours: never two at once
     assert glue.get_crawler(Name=CONFIG.crawler_name)["Crawler"]["LastCrawl"]["Status"] == "SUCCEEDED"
