@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -97,3 +98,25 @@ def run_dag(localaws: LocalAWS, dag_runner: Any) -> Callable[..., DagRunResult]:
         return result
 
     return run
+
+
+@contextmanager
+def provisioned_env(dag_runner: Any, env: str) -> Iterator[None]:
+    """A test module's own env, provisioned once, with a 1 s Firehose buffer so data lands in seconds."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SALES_PIPELINE_ENV", env)
+        patch.setenv("SALES_PIPELINE_BUFFER_INTERVAL_S", "1")
+        result = dag_runner.run("sales_stream_provision")
+        assert result.state == "success", result.task_states
+        yield
+
+
+def landed_lines(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
+    """Every line of every object under the prefix (Firehose's objects are GZIP, one JSON object a line)."""
+    lines = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            text = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
+            lines += [json.loads(line) for line in text.splitlines()]
+    return lines

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gzip
 import io
 import json
 import time
@@ -18,6 +17,7 @@ import pytest
 
 from sales_pipeline.config import load_config
 from sales_pipeline.dag_runner import DagRunResult
+from tests.integration.conftest import landed_lines, provisioned_env
 
 ENV = "analytics"
 CONFIG = load_config({"env": ENV}, environ={}, variable_reader=lambda: None)
@@ -26,11 +26,7 @@ DAILY_REPORTS = ("headline", "revenue_by_product", "hourly_activity", "order_siz
 
 @pytest.fixture(scope="module", autouse=True)
 def provisioned(dag_runner: Any, localaws: Any) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SALES_PIPELINE_ENV", ENV)
-        patch.setenv("SALES_PIPELINE_BUFFER_INTERVAL_S", "1")
-        result = dag_runner.run("sales_stream_provision")
-        assert result.state == "success", result.task_states
+    with provisioned_env(dag_runner, ENV):
         yield
 
 
@@ -47,14 +43,8 @@ def set_faults(localaws: Any, **settings: Any) -> dict[str, Any]:
         return dict(json.load(reply))
 
 
-def landed_lines(aws_client: Callable[[str], Any], prefix: str) -> list[dict[str, Any]]:
-    s3 = aws_client("s3")
-    lines = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=CONFIG.bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            body = gzip.decompress(s3.get_object(Bucket=CONFIG.bucket, Key=obj["Key"])["Body"].read())
-            lines += [json.loads(line) for line in body.splitlines()]
-    return lines
+def lake_lines(aws_client: Callable[[str], Any]) -> list[dict[str, Any]]:
+    return landed_lines(aws_client("s3"), CONFIG.bucket, CONFIG.data_prefix)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +58,7 @@ def delivered(dag_runner: Any, localaws: Any, aws_client: Callable[[str], Any]) 
         summary = simulated.returns["simulate"]
         deadline = time.monotonic() + 90
         while True:
-            lines = [line for line in landed_lines(aws_client, CONFIG.data_prefix)
+            lines = [line for line in lake_lines(aws_client)
                      if line["orderid"].startswith(summary["orderid_prefix"])]  # fmt: skip
             if len({line["event_id"] for line in lines}) >= summary["changes"] or time.monotonic() > deadline:
                 break
@@ -78,7 +68,7 @@ def delivered(dag_runner: Any, localaws: Any, aws_client: Callable[[str], Any]) 
     time.sleep(2)  # a re-delivered batch may still be on its way
     refresh = in_env(dag_runner.run, "sales_catalog_refresh")
     assert refresh.state == "success", refresh.task_states
-    lines = landed_lines(aws_client, CONFIG.data_prefix)
+    lines = lake_lines(aws_client)
     return {"summary": summary, "lines": lines, "day": lines[0]["event_time"][:10]}
 
 

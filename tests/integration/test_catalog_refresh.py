@@ -17,6 +17,7 @@ from sales_pipeline.catalog import PARTITION_KEYS, keys_from_notifications
 from sales_pipeline.config import load_config
 from sales_pipeline.dag_runner import DagRunResult
 from sales_pipeline.landing import LandingQueueTrigger
+from tests.integration.conftest import provisioned_env
 
 ENV = "catalog"
 CONFIG = load_config({"env": ENV}, environ={}, variable_reader=lambda: None)
@@ -24,11 +25,7 @@ CONFIG = load_config({"env": ENV}, environ={}, variable_reader=lambda: None)
 
 @pytest.fixture(scope="module", autouse=True)
 def provisioned(dag_runner: Any, localaws: Any) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SALES_PIPELINE_ENV", ENV)
-        patch.setenv("SALES_PIPELINE_BUFFER_INTERVAL_S", "1")
-        result = dag_runner.run("sales_stream_provision")
-        assert result.state == "success", result.task_states
+    with provisioned_env(dag_runner, ENV):
         yield
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -12,35 +10,25 @@ from typing import Any
 import pytest
 
 from sales_pipeline.dag_runner import DagRunResult
+from tests.integration.conftest import landed_lines, provisioned_env
 
 ENV = "traffic"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def provisioned(dag_runner: Any, localaws: Any) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SALES_PIPELINE_ENV", ENV)
-        patch.setenv("SALES_PIPELINE_BUFFER_INTERVAL_S", "1")
-        result = dag_runner.run("sales_stream_provision")
-        assert result.state == "success", result.task_states
+    with provisioned_env(dag_runner, ENV):
         yield
 
 
-def landed_lines(aws_client: Callable[[str], Any], prefix: str = "sales/") -> list[dict[str, Any]]:
-    s3 = aws_client("s3")
-    lines = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=f"sales-stream-{ENV}-data", Prefix=prefix):
-        for obj in page.get("Contents", []):
-            body = s3.get_object(Bucket=f"sales-stream-{ENV}-data", Key=obj["Key"])["Body"].read()
-            text = gzip.decompress(body) if obj["Key"].endswith(".gz") else body
-            lines += [json.loads(line) for line in text.splitlines()]
-    return lines
+def lake_lines(aws_client: Callable[[str], Any], prefix: str = "sales/") -> list[dict[str, Any]]:
+    return landed_lines(aws_client("s3"), f"sales-stream-{ENV}-data", prefix)
 
 
 def wait_for_lines(aws_client: Callable[[str], Any], orderid_prefix: str, count: int, timeout_s: float = 60) -> list:
     deadline = time.monotonic() + timeout_s
     while True:
-        mine = [line for line in landed_lines(aws_client) if line["orderid"].startswith(orderid_prefix)]
+        mine = [line for line in lake_lines(aws_client) if line["orderid"].startswith(orderid_prefix)]
         if len(mine) >= count or time.monotonic() > deadline:
             return mine
         time.sleep(0.5)
