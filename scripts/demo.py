@@ -6,7 +6,6 @@ Each step is a real call through the AWS APIs; the steps grow as the DAGs land.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import datetime as dt
@@ -201,19 +200,12 @@ def show_transform(aws: LocalAWS, region: str) -> None:
 
 
 def landing_notifications() -> list[str]:
-    """Run the catalog DAG's own Asset watcher trigger until it fires, as Airflow's triggerer would."""
-    from sales_pipeline.landing import LandingQueueTrigger
+    """The object keys in the first event of the catalog DAG's landing watcher."""
+    # Imported here, after the logging level above is set: it imports Airflow's provider, which configures logging.
+    from sales_pipeline.landing import first_landing_event
 
     config = load_config()
-    trigger = LandingQueueTrigger(sqs_queue=config.landing_queue_name, region_name=config.region, max_messages=10,
-                                  wait_time_seconds=1, waiter_delay=1)  # fmt: skip
-
-    async def first_event() -> dict[str, Any]:
-        async for event in trigger.run():
-            return dict(event.payload)
-        return {}
-
-    payload = asyncio.run(asyncio.wait_for(first_event(), 60))
+    payload = first_landing_event(config)
     return keys_from_notifications(payload.get("message_batch", []), config.bucket, config.data_prefix)
 
 

@@ -137,6 +137,14 @@ class ObjectCache:
         with self._lock:
             return key in self._undecodable
 
+    def _known(self, key: CacheKey) -> tuple[bool, Path | None]:
+        """Under the lock: (True, pinned copy) on a hit, (True, None) when undecodable, (False, None) to build."""
+        path = self._pin(key)
+        if path is not None:
+            self.hits += 1
+            return True, path
+        return key in self._undecodable, None
+
     def acquire(self, key: CacheKey, build: Callable[[Path], bool]) -> Path | None:
         """The pinned copy for ``key``, made by ``build(path)`` when missing; None if it cannot be made.
 
@@ -144,21 +152,15 @@ class ObjectCache:
         (the caller then reads it directly); any exception it raises (an interrupt) propagates, leaving nothing.
         """
         with self._lock:
-            path = self._pin(key)
-            if path is not None:
-                self.hits += 1
+            known, path = self._known(key)
+            if known:
                 return path
-            if key in self._undecodable:
-                return None
             building = self._building.setdefault(key, threading.Lock())
         with building:
-            with self._lock:
-                path = self._pin(key)
-                if path is not None:
-                    self.hits += 1
+            with self._lock:  # another thread may have built it while this one waited
+                known, path = self._known(key)
+                if known:
                     return path
-                if key in self._undecodable:
-                    return None
             digest = hashlib.sha256("\0".join(key).encode()).hexdigest()[:40]
             target = self.directory() / f"{digest}.parquet"
             partial = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")

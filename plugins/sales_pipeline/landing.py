@@ -64,3 +64,19 @@ def catalog_table(config: PipelineConfig | None = None) -> Asset:
         name=f"sales_stream_{config.env}_catalog_table",
         uri=f"athena://{config.glue_database}/{config.glue_table}",
     )
+
+
+def first_landing_event(config: PipelineConfig | None = None, timeout_s: float = 60) -> dict[str, Any]:
+    """Run the landed-data watcher's own trigger until it fires, as Airflow's triggerer would, and return the
+    event's payload. For the demo and the tests (dag.test() runs no triggerer); never called by a DAG."""
+    import asyncio
+
+    (watcher,) = landed_data(config).watchers
+    trigger: Any = watcher.trigger
+
+    async def first_event() -> dict[str, Any]:
+        async for event in trigger.run():
+            return dict(event.payload)
+        raise RuntimeError("the landing watcher's trigger ended without an event")
+
+    return asyncio.run(asyncio.wait_for(first_event(), timeout_s))

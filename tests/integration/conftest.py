@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,3 +121,18 @@ def landed_lines(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
             text = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
             lines += [json.loads(line) for line in text.splitlines()]
     return lines
+
+
+def wait_until_landed(s3: Any, bucket: str, prefix: str, changes: int, timeout_s: float = 60) -> None:
+    """Until at least ``changes`` lines are under the prefix (GZIP objects, one change a line)."""
+    deadline = time.monotonic() + timeout_s
+    lines = 0
+    while time.monotonic() < deadline:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        keys = [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+        lines = sum(gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).count(b"\n")
+                    for key in keys)  # fmt: skip
+        if lines >= changes:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{lines} of {changes} changes landed in {timeout_s} s")

@@ -3,11 +3,9 @@ change the catalog, and the table they leave is checked."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import gzip
 import json
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,8 +14,8 @@ import pytest
 from sales_pipeline.catalog import PARTITION_KEYS, keys_from_notifications
 from sales_pipeline.config import load_config
 from sales_pipeline.dag_runner import DagRunResult
-from sales_pipeline.landing import LandingQueueTrigger
-from tests.integration.conftest import provisioned_env
+from sales_pipeline.landing import first_landing_event
+from tests.integration.conftest import provisioned_env, wait_until_landed
 
 ENV = "catalog"
 CONFIG = load_config({"env": ENV}, environ={}, variable_reader=lambda: None)
@@ -80,19 +78,6 @@ def refresh(run_dag: Callable[..., DagRunResult], **conf: Any) -> DagRunResult:
         return run_dag("sales_catalog_refresh", **conf)
 
 
-def receive_landing_event(timeout_s: float = 60) -> dict[str, Any]:
-    """Run the DAG's own watcher trigger until it fires, as the triggerer would."""
-    trigger = LandingQueueTrigger(sqs_queue=CONFIG.landing_queue_name, region_name=CONFIG.region,
-                                  max_messages=10, wait_time_seconds=1, waiter_delay=1)  # fmt: skip
-
-    async def first_event() -> dict[str, Any]:
-        async for event in trigger.run():
-            return dict(event.payload)
-        raise AssertionError("the trigger ended without an event")
-
-    return asyncio.run(asyncio.wait_for(first_event(), timeout_s))
-
-
 def test_landing_fires_the_watcher_and_one_crawl_catalogs_every_landed_hour(
     run_dag: Callable[..., DagRunResult], aws_client: Callable[[str], Any]
 ) -> None:
@@ -101,9 +86,9 @@ def test_landing_fires_the_watcher_and_one_crawl_catalogs_every_landed_hour(
         simulated = run_dag("sales_order_simulator", orders=120, update_ratio=0.25, delete_ratio=0.1, seed=3,
                             rate_per_s=5000)  # fmt: skip
     assert simulated.state == "success", simulated.task_states
-    wait_until_landed(aws_client, simulated.returns["simulate"]["changes"])
+    wait_until_landed(aws_client("s3"), CONFIG.bucket, CONFIG.data_prefix, simulated.returns["simulate"]["changes"])
 
-    event = receive_landing_event()
+    event = first_landing_event(CONFIG)
     assert event["status"] == "success"
     keys = keys_from_notifications(event["message_batch"], CONFIG.bucket, CONFIG.data_prefix)
     assert keys and all(key in _all_keys(aws_client) for key in keys)
@@ -126,18 +111,6 @@ def test_landing_fires_the_watcher_and_one_crawl_catalogs_every_landed_hour(
     landed_hours = sorted({tuple(k.split("/")[1:5]) for k in _all_keys(aws_client)})
     assert partitions(aws_client) == [[part.split("=")[1] for part in hour] for hour in landed_hours]
     assert result.returns["validate_table"]["partitions"] == len(landed_hours)
-
-
-def wait_until_landed(aws_client: Callable[[str], Any], changes: int, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    s3 = aws_client("s3")
-    while time.monotonic() < deadline:
-        lines = sum(gzip.decompress(s3.get_object(Bucket=CONFIG.bucket, Key=key)["Body"].read()).count(b"\n")
-                    for key in _all_keys(aws_client))  # fmt: skip
-        if lines >= changes:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{changes} changes did not land in {timeout_s} s")
 
 
 def _all_keys(aws_client: Callable[[str], Any]) -> list[str]:

@@ -20,11 +20,9 @@ granted too, at least by action.
 from __future__ import annotations
 
 import ast
-import asyncio
 import contextlib
 import datetime as dt
 import fnmatch
-import gzip
 import json
 import re
 import threading
@@ -42,6 +40,8 @@ import pytest
 
 from sales_pipeline.config import VARIABLE_NAME, load_config
 from sales_pipeline.dag_runner import DagRunResult
+from sales_pipeline.landing import first_landing_event
+from tests.integration.conftest import wait_until_landed
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY_PATH = REPO / "iam" / "airflow-policy.json"
@@ -195,9 +195,11 @@ def dag_calls(dag_runner: Any, localaws: Any, aws_client: Callable[[str], Any]) 
             result = run("sales_order_simulator", orders=40, update_ratio=0.25, delete_ratio=0.1, seed=8,
                          rate_per_s=5000)  # fmt: skip
             assert succeeded(result), result.task_states
-            wait_until_landed(aws_client, result.returns["simulate"]["changes"])
+            wait_until_landed(
+                aws_client("s3"), CONFIG.bucket, CONFIG.data_prefix, result.returns["simulate"]["changes"]
+            )
             with recorded():
-                receive_landing_event()
+                first_landing_event(CONFIG)
             result = run("sales_catalog_refresh")
             assert succeeded(result), result.task_states
             day = dt.datetime.fromtimestamp(time.time(), dt.UTC).date()
@@ -211,35 +213,6 @@ def dag_calls(dag_runner: Any, localaws: Any, aws_client: Callable[[str], Any]) 
             from airflow.models.variable import Variable
 
             Variable.delete(VARIABLE_NAME)  # provisioning records its Params there
-
-
-def wait_until_landed(aws_client: Callable[[str], Any], changes: int, timeout_s: float = 60) -> None:
-    s3 = aws_client("s3")
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=CONFIG.bucket, Prefix=CONFIG.data_prefix)
-        keys = [obj["Key"] for page in pages for obj in page.get("Contents", [])]
-        lines = sum(gzip.decompress(s3.get_object(Bucket=CONFIG.bucket, Key=key)["Body"].read()).count(b"\n")
-                    for key in keys)  # fmt: skip
-        if lines >= changes:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{changes} changes did not land in {timeout_s} s")
-
-
-def receive_landing_event(timeout_s: float = 60) -> dict[str, Any]:
-    """The catalog DAG's landing watcher, run until it fires, as the triggerer runs it."""
-    from sales_pipeline.landing import landed_data
-
-    (watcher,) = landed_data(CONFIG).watchers
-    trigger: Any = watcher.trigger
-
-    async def first_event() -> dict[str, Any]:
-        async for event in trigger.run():
-            return dict(event.payload)
-        raise AssertionError("the watcher's trigger ended without an event")
-
-    return asyncio.run(asyncio.wait_for(first_event(), timeout_s))
 
 
 # -- what a call needs ---------------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ Chromium is installed (`make test` installs Debian's `chromium` where it can).
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import json
 import os
 import re
@@ -34,6 +33,7 @@ import pytest
 
 from sales_pipeline.config import load_config
 from scripts.airflow_up import DAG_IDS, Settings, Stack, free_port, marked_pids, port_taken
+from tests.integration.conftest import wait_until_landed
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "test-output" / "ui"
@@ -285,27 +285,12 @@ def localaws_client(up: Up, service: str) -> Any:
     )  # fmt: skip
 
 
-def wait_until_landed(up: Up, changes: int, timeout_s: float = 90) -> None:
-    config = load_config()
-    s3 = localaws_client(up, "s3")
-    deadline = time.monotonic() + timeout_s
-    lines = 0
-    while time.monotonic() < deadline:
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=config.bucket, Prefix=config.data_prefix)
-        keys = [obj["Key"] for page in pages for obj in page.get("Contents", [])]
-        lines = sum(gzip.decompress(s3.get_object(Bucket=config.bucket, Key=key)["Body"].read()).count(b"\n")
-                    for key in keys)  # fmt: skip
-        if lines >= changes:
-            return
-        time.sleep(1)
-    raise AssertionError(f"{lines} of {changes} changes landed in {timeout_s} s")
-
-
 def test_analytics_run_shows_its_report_summary(page: Any, api: Api, up: Up) -> None:
     simulator = api.trigger("sales_order_simulator", {"orders": 300, "seed": 7, "rate_per_s": 5000})
     assert api.wait_for_run("sales_order_simulator", simulator, timeout_s=120) == "success"
     expected = api.xcom("sales_order_simulator", simulator, "simulate")
-    wait_until_landed(up, expected["changes"])
+    config = load_config()
+    wait_until_landed(localaws_client(up, "s3"), config.bucket, config.data_prefix, expected["changes"], 90)
 
     refresh = api.trigger("sales_catalog_refresh", {})
     assert api.wait_for_run("sales_catalog_refresh", refresh, timeout_s=150) == "success"
